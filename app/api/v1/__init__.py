@@ -1,0 +1,7 @@
+from fastapi import APIRouter
+
+from app.api.v1 import balance, catalog
+
+router = APIRouter(prefix="/v1")
+router.include_router(catalog.router)
+router.include_router(balance.router)

@@ -1,0 +1,125 @@
+"""Issuing, revoking and checking API tokens.
+
+Tokens are random (256 bits), shown once, and stored as SHA-256 digests: a lookup is by
+digest, so the database never sees the token and comparing digests leaks nothing useful.
+"""
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from cachetools import TTLCache
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.auth.models import ApiToken
+from app.errors import NotFound, ValidationFailed
+from app.kit.clock import utcnow
+from app.ledger.models import Account
+
+TOKEN_PREFIX = "sg_"
+PREFIX_LENGTH = 10  # "sg_" + 7 characters: enough to tell tokens apart in a listing
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    id: int
+    account_id: int
+    token: str
+    prefix: str
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    account_id: int
+    token_id: int
+
+
+def hash_token(token: str) -> bytes:
+    return hashlib.sha256(token.encode("utf-8")).digest()
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+async def issue_token(session: AsyncSession, account_id: int) -> IssuedToken:
+    exists = await session.scalar(select(Account.id).where(Account.id == account_id))
+    if exists is None:
+        raise NotFound(f"No account {account_id}.")
+    token = new_token()
+    token_id = await session.scalar(
+        ApiToken.__table__.insert()
+        .values(account_id=account_id, token_hash=hash_token(token), prefix=token[:PREFIX_LENGTH])
+        .returning(ApiToken.id)
+    )
+    assert token_id is not None
+    return IssuedToken(token_id, account_id, token, token[:PREFIX_LENGTH])
+
+
+async def revoke_token(session: AsyncSession, prefix_or_id: str) -> int:
+    """Revoke by token id, by its shown prefix, or by the whole token. Returns the token id."""
+    ref = prefix_or_id.strip()
+    if not ref:
+        raise ValidationFailed("Give a token id, prefix or the token itself.")
+    if ref.isdigit():
+        where = ApiToken.id == int(ref)
+    elif len(ref) > PREFIX_LENGTH:
+        where = ApiToken.token_hash == hash_token(ref)
+    else:
+        where = ApiToken.prefix == ref
+    rows = (await session.execute(select(ApiToken.id, ApiToken.revoked_at).where(where))).all()
+    if not rows:
+        raise NotFound(f"No token matches {ref!r}.")
+    if len(rows) > 1:
+        raise ValidationFailed(f"{len(rows)} tokens match {ref!r}; revoke by id instead.")
+    token_id, revoked_at = rows[0]
+    if revoked_at is None:
+        await session.execute(
+            update(ApiToken).where(ApiToken.id == token_id).values(revoked_at=utcnow())
+        )
+    return int(token_id)
+
+
+class TokenAuthenticator:
+    """Resolves bearer tokens to principals, caching results briefly per process.
+
+    The cache keeps a token lookup off the hot path; a revocation or a disabled account
+    takes effect in other processes within `ttl_seconds`, in this one at once.
+    """
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], ttl_seconds: float) -> None:
+        self._sessionmaker = sessionmaker
+        self._cache: TTLCache[bytes, Principal | None] | None = (
+            TTLCache(maxsize=50_000, ttl=ttl_seconds) if ttl_seconds > 0 else None
+        )
+
+    def forget(self) -> None:
+        if self._cache is not None:
+            self._cache.clear()
+
+    async def authenticate(self, token: str) -> Principal | None:
+        digest = hash_token(token)
+        if self._cache is not None and digest in self._cache:
+            return self._cache[digest]
+        principal = await self._lookup(digest)
+        if self._cache is not None:
+            self._cache[digest] = principal
+        return principal
+
+    async def _lookup(self, digest: bytes) -> Principal | None:
+        stmt = (
+            select(ApiToken.id, ApiToken.account_id, ApiToken.token_hash)
+            .join(Account, Account.id == ApiToken.account_id)
+            .where(
+                ApiToken.token_hash == digest,
+                ApiToken.revoked_at.is_(None),
+                Account.disabled_at.is_(None),
+            )
+        )
+        async with self._sessionmaker() as session:
+            row = (await session.execute(stmt)).first()
+        if row is None or not hmac.compare_digest(row.token_hash, digest):
+            return None
+        return Principal(account_id=row.account_id, token_id=row.id)

@@ -1,0 +1,86 @@
+"""The only place that reads the environment: every knob is documented in .env.example."""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+KNOWN_PROVIDERS = ("sandbox",)  # keep in step with providers.registry.ADAPTERS
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SMSGATE_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    # Database: unset means "run an embedded Postgres inside data_dir".
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "SMSGATE_DATABASE_URL")
+    )
+    data_dir: Path = Path("./.data")
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_max_overflow: int = Field(default=10, ge=0, le=200)
+
+    redis_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("REDIS_URL", "SMSGATE_REDIS_URL")
+    )
+    admin_token: SecretStr | None = None
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    log_level: str = "info"
+
+    max_body_bytes: int = Field(default=1_048_576, ge=1)
+    # How long a token lookup is cached in one process. Revocation reaches other
+    # processes within this many seconds.
+    token_cache_seconds: float = Field(default=2.0, ge=0)
+
+    # First start on an empty database: create a `demo` account and print its token.
+    # Unset ("auto") means: only on the embedded database, never on a DATABASE_URL.
+    bootstrap_demo: bool | None = None
+    demo_balance: int = Field(default=1_000_000, ge=0)
+    demo_usd_idr_rate: int = Field(default=16_250, ge=1)
+
+    providers: Annotated[list[str], NoDecode] = ["sandbox"]
+
+    @field_validator("providers", mode="before")
+    @classmethod
+    def _split_providers(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part for part in (p.strip() for p in value.split(",")) if part]
+        if isinstance(value, list):
+            codes = [str(code).strip().lower() for code in value]
+            unknown = sorted(set(codes) - set(KNOWN_PROVIDERS))
+            if unknown:
+                raise ValueError(
+                    f"SMSGATE_PROVIDERS names unknown provider(s) {', '.join(unknown)}; "
+                    f"known: {', '.join(KNOWN_PROVIDERS)}"
+                )
+            return list(dict.fromkeys(codes))
+        return value
+
+    @property
+    def demo_enabled(self) -> bool:
+        if self.bootstrap_demo is None:
+            return self.database_url is None
+        return self.bootstrap_demo
+
+    @property
+    def demo_token_file(self) -> Path:
+        return self.data_dir.expanduser().resolve() / "demo-token.txt"
+
+    @property
+    def embedded_pgdata(self) -> Path:
+        return self.data_dir.expanduser().resolve() / "postgres"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,48 @@
+"""Annotated dependency aliases for routers: sessions, the caller, the enabled providers."""
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.service import Principal, TokenAuthenticator
+from app.errors import Unauthorized
+
+
+async def _session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: committed when the handler returns, rolled back on error."""
+    async with request.app.state.sessionmaker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or len(token) > 512:
+        raise Unauthorized()
+    return token
+
+
+async def _principal(request: Request) -> Principal:
+    authenticator: TokenAuthenticator = request.app.state.authenticator
+    principal = await authenticator.authenticate(_bearer(request))
+    if principal is None:
+        raise Unauthorized()
+    request.state.account_id = principal.account_id
+    return principal
+
+
+def _provider_codes(request: Request) -> tuple[str, ...]:
+    return request.app.state.provider_codes  # type: ignore[no-any-return]
+
+
+SessionDep = Annotated[AsyncSession, Depends(_session)]
+PrincipalDep = Annotated[Principal, Depends(_principal)]
+ProviderCodesDep = Annotated[tuple[str, ...], Depends(_provider_codes)]

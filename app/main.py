@@ -1,0 +1,51 @@
+"""The ASGI application: create_app() and its lifespan."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from app import api
+from app.auth.service import TokenAuthenticator
+from app.config import Settings, get_settings
+from app.db import make_engine, make_sessionmaker
+from app.errors import install_handlers
+from app.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from app.providers.registry import build_providers
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from app.migrate import resolve_database_url
+
+        engine = make_engine(resolve_database_url(settings), settings)
+        sessionmaker = make_sessionmaker(engine)
+        app.state.engine = engine
+        app.state.sessionmaker = sessionmaker
+        app.state.authenticator = TokenAuthenticator(sessionmaker, settings.token_cache_seconds)
+        app.state.providers = build_providers(settings)
+        app.state.provider_codes = tuple(app.state.providers)
+        async with httpx.AsyncClient(timeout=httpx.Timeout(10.0)) as http:
+            app.state.http = http
+            try:
+                yield
+            finally:
+                await engine.dispose()
+
+    app = FastAPI(
+        title="smsgate",
+        version="0.1.0",
+        summary="Virtual numbers and SMS one-time codes behind the smscode.gg API.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_handlers(app)
+    app.include_router(api.router)
+    # Outermost first: the request id is on every response, including a 413.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestIdMiddleware)
+    return app

