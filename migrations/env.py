@@ -3,12 +3,11 @@
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-import app.auth.models  # noqa: F401
-import app.catalog.models  # noqa: F401
-import app.ledger.models  # noqa: F401
-from app.db import Base, make_engine
+from app.db import make_engine
+from app.models import Base
 
 config = context.config
 target_metadata = Base.metadata
@@ -29,9 +28,15 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+# Several processes may start at once (API replicas); one migrates, the others wait and
+# then find the schema at head.
+MIGRATION_LOCK = 7_001_002
+
+
 def _run(connection: Connection) -> None:
     context.configure(connection=connection, target_metadata=target_metadata)
     with context.begin_transaction():
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         context.run_migrations()
 
 

@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass
 
 from cachetools import TTLCache
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth.models import ApiToken
@@ -50,7 +50,7 @@ async def issue_token(session: AsyncSession, account_id: int) -> IssuedToken:
         raise NotFound(f"No account {account_id}.")
     token = new_token()
     token_id = await session.scalar(
-        ApiToken.__table__.insert()
+        insert(ApiToken)
         .values(account_id=account_id, token_hash=hash_token(token), prefix=token[:PREFIX_LENGTH])
         .returning(ApiToken.id)
     )

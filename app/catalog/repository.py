@@ -3,7 +3,7 @@ enabled here, and its country and service are active."""
 
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVarTuple, Unpack
 
 from sqlalchemy import ColumnElement, Select, func, literal, select
 from sqlalchemy.dialects.postgresql import insert
@@ -20,6 +20,8 @@ from app.catalog.models import (
 )
 from app.kit.clock import utcnow
 
+Ts = TypeVarTuple("Ts")
+
 PRODUCT_NAME = Service.name + literal(" - ") + Country.name
 
 SORTS: dict[str, tuple[ColumnElement[Any], ...]] = {
@@ -32,7 +34,7 @@ SORTS: dict[str, tuple[ColumnElement[Any], ...]] = {
 }
 
 
-def _visible(stmt: Select[Any], providers: Sequence[str]) -> Select[Any]:
+def _visible(stmt: Select[Unpack[Ts]], providers: Sequence[str]) -> Select[Unpack[Ts]]:
     return (
         stmt.join(CatalogProduct, CatalogProduct.id == Product.catalog_product_id)
         .join(Country, Country.id == CatalogProduct.country_id)

@@ -41,6 +41,7 @@ async def create_account(session: AsyncSession, name: str, balance: int = 0) -> 
     except IntegrityError as exc:
         raise Conflict(f"An account named {name!r} exists already.") from exc
     assert account_id is not None
+    account_id = int(account_id)
     if balance:
         await post(session, account_id, EntryKind.TOPUP, balance, reference="opening balance")
     return account_id
