@@ -12,6 +12,7 @@ from app.catalog.models import (
 )
 from app.db import Base
 from app.ledger.models import Account, LedgerEntry
+from app.orders.models import IdempotencyKey, Order, OrderEvent, OrderSms
 
 __all__ = [
     "Account",
@@ -20,8 +21,12 @@ __all__ = [
     "CatalogProduct",
     "Country",
     "ExchangeRate",
+    "IdempotencyKey",
     "LedgerEntry",
     "Operator",
+    "Order",
+    "OrderEvent",
+    "OrderSms",
     "Product",
     "Provider",
     "Service",

@@ -57,6 +57,6 @@ class LedgerEntry(Base):
     kind: Mapped[str] = mapped_column(Text)
     amount: Mapped[int] = mapped_column(BigInteger)
     balance_after: Mapped[int] = mapped_column(BigInteger)
-    order_id: Mapped[int | None] = mapped_column(BigInteger)
+    order_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("orders.id"))
     reference: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
