@@ -232,7 +232,7 @@ def rates_set(pair: str, rate: str) -> None:
         stored = await catalog_service.set_rate(session, pair, rate)
         return {
             "pair": stored.pair,
-            "rate": str(stored.rate.normalize()),
+            "rate": format(stored.rate.normalize(), "f"),
             "rate_as_of": rfc3339(stored.as_of),
         }
 

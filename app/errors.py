@@ -110,8 +110,10 @@ def error_response(
     return JSONResponse({"success": False, "error": error}, status_code=status, headers=headers)
 
 
-def _field_name(loc: tuple[Any, ...] | list[Any]) -> str:
-    parts = [str(p) for p in loc]
+def _field_name(err: dict[str, Any]) -> str:
+    if err.get("type") == "json_invalid":
+        return "body"  # its loc ends in a character offset, not a field
+    parts = [str(p) for p in err.get("loc", ())]
     if parts and parts[0] in {"body", "query", "path", "header"}:
         parts = parts[1:]
     return ".".join(parts) or "body"
@@ -131,7 +133,7 @@ async def _gateway_error(_: Request, exc: Exception) -> Response:
 async def _validation_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     fields = [
-        {"field": _field_name(err.get("loc", ())), "message": _validation_message(err)}
+        {"field": _field_name(err), "message": _validation_message(err)}
         for err in exc.errors()
     ]
     summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:5])

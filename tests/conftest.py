@@ -141,14 +141,25 @@ TABLES_KEPT = {"alembic_version"}
 
 
 @pytest.fixture(autouse=True)
-async def _clean_database(request: pytest.FixtureRequest) -> None:
-    """Every test starts from an empty (migrated) database with ids from 1."""
+def _database_in_use(request: pytest.FixtureRequest) -> async_sessionmaker[AsyncSession] | None:
+    """The sessionmaker when the test touches the database. Sync on purpose: an async
+    session fixture cannot be set up from inside the running loop of an async fixture."""
     if "database_url" not in request.fixturenames:
-        return
+        return None
     sm: async_sessionmaker[AsyncSession] = request.getfixturevalue("sessionmaker")
+    return sm
+
+
+@pytest.fixture(autouse=True)
+async def _clean_database(
+    _database_in_use: async_sessionmaker[AsyncSession] | None,
+) -> None:
+    """Every test starts from an empty (migrated) database with ids from 1."""
+    if _database_in_use is None:
+        return
     from sqlalchemy import text
 
-    async with sm() as session, session.begin():
+    async with _database_in_use() as session, session.begin():
         tables = (
             await session.execute(
                 text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
@@ -173,7 +184,5 @@ async def client(app: FastAPI, database_url: str) -> AsyncIterator[httpx.AsyncCl
 
 
 @pytest.fixture
-def factory(
-    sessionmaker: async_sessionmaker[AsyncSession], database_url: str
-) -> Factory:
+def factory(sessionmaker: async_sessionmaker[AsyncSession], database_url: str) -> Factory:
     return Factory(sessionmaker)

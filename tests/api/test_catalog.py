@@ -83,8 +83,16 @@ class TestProducts:
         assert len(body["data"]) == 5
         product = body["data"][0]
         assert set(product) == {
-            "id", "name", "country_id", "platform_id", "available", "price", "active",
-            "catalog_product_id", "operator_id", "operator_name",
+            "id",
+            "name",
+            "country_id",
+            "platform_id",
+            "available",
+            "price",
+            "active",
+            "catalog_product_id",
+            "operator_id",
+            "operator_name",
         }
         assert isinstance(product["price"], int) and product["available"] > 0
         assert product["active"] is True
@@ -147,8 +155,15 @@ class TestProducts:
 
     @pytest.mark.parametrize(
         "params",
-        [{"limit": 0}, {"limit": 10_001}, {"page": 0}, {"page": -1}, {"limit": "x"},
-         {"country_id": 0}, {"operator_id": "1.5"}],
+        [
+            {"limit": 0},
+            {"limit": 10_001},
+            {"page": 0},
+            {"page": -1},
+            {"limit": "x"},
+            {"country_id": 0},
+            {"operator_id": "1.5"},
+        ],
     )
     async def test_out_of_bounds_is_422(self, client, user, params):
         response, body = await get(client, user, "products", **params)
@@ -166,8 +181,12 @@ class TestProducts:
         _, whole = await get(client, user, "products", limit=10_000)
         sample = next(p for p in whole["data"] if p["operator_id"] is not None)
         _, body = await get(
-            client, user, "products", country_id=sample["country_id"],
-            platform_id=sample["platform_id"], operator_id=sample["operator_id"],
+            client,
+            user,
+            "products",
+            country_id=sample["country_id"],
+            platform_id=sample["platform_id"],
+            operator_id=sample["operator_id"],
         )
         assert body["data"] and all(
             (p["country_id"], p["platform_id"], p["operator_id"])
@@ -208,7 +227,10 @@ class TestOperators:
         )
         assert response.status_code == 200
         assert body["data"][0] == {
-            "operator_id": None, "code": "any", "name": "Any operator", "local_name": None,
+            "operator_id": None,
+            "code": "any",
+            "name": "Any operator",
+            "local_name": None,
         }
         named = body["data"][1:]
         assert {o["code"] for o in named} >= {"telkomsel", "indosat"}
@@ -246,7 +268,10 @@ class TestExchangeRate:
         response, body = await get(client, user, "exchange-rate")
         assert response.status_code == 200
         assert body["data"] == {
-            "pair": "USD/IDR", "base_currency": "USD", "quote_currency": "IDR", "rate": 16250,
+            "pair": "USD/IDR",
+            "base_currency": "USD",
+            "quote_currency": "IDR",
+            "rate": 16250,
         }
 
     async def test_pair_is_case_insensitive_and_rate_an_integer(self, client, user, factory):
