@@ -139,6 +139,51 @@ def serve(
     )
 
 
+@cli.command()
+def worker() -> None:
+    """Run the background workers (the order poller) without serving HTTP."""
+    import signal
+
+    from app import migrate
+    from app.db import make_engine, make_sessionmaker
+    from app.orders.context import OrdersContext
+    from app.providers.registry import build_providers
+    from app.workers.poller import Poller
+
+    settings = load_settings()
+    url = database_url(settings)
+    if not migrate.is_at_head(url):
+        fail("the database schema is not at head: run `smsgate migrate` (or serve) first")
+
+    async def run() -> None:
+        engine = make_engine(url, settings)
+        poller = Poller(
+            OrdersContext(make_sessionmaker(engine), build_providers(settings), settings)
+        )
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, poller.stop)
+        try:
+            await poller.run()
+        finally:
+            await engine.dispose()
+
+    typer.echo("smsgate worker: polling orders (Ctrl+C stops after the current round)", err=True)
+    asyncio.run(run())
+
+
+@cli.command()
+def audit() -> None:
+    """Check the money invariants; exit 1 and print the offending rows when one fails."""
+    from app.ledger import audit as ledger_audit
+
+    report = in_transaction(ledger_audit.run)
+    emit({"ok": report.ok, "accounts": report.accounts, "orders": report.orders,
+          "problems": report.problems})  # fmt: skip
+    if not report.ok:
+        raise typer.Exit(1)
+
+
 @cli.command("migrate")
 def migrate_cmd() -> None:
     """Bring the database schema to the latest version."""

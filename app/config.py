@@ -50,6 +50,32 @@ class Settings(BaseSettings):
 
     providers: Annotated[list[str], NoDecode] = ["sandbox"]
 
+    # --- The sandbox provider: fake numbers whose behaviour is set here ---------------
+    sandbox_sms_delay_seconds: float = Field(default=5.0, ge=0)
+    sandbox_min_cancel_seconds: int = Field(default=120, ge=0)
+    sandbox_rental_seconds: int = Field(default=1200, ge=1)
+    sandbox_resend_cooldown_seconds: int = Field(default=30, ge=0)
+    # Share of purchases that fail (split evenly: no stock, timeout, error, garbage).
+    sandbox_failure_rate: float = Field(default=0.0, ge=0, le=1)
+    # Share of numbers that never get an SMS (they expire), and that get one without a code.
+    sandbox_no_sms_rate: float = Field(default=0.05, ge=0, le=1)
+    sandbox_codeless_rate: float = Field(default=0.05, ge=0, le=1)
+    sandbox_latency_ms: int = Field(default=0, ge=0, le=60_000)
+
+    # --- Orders and the poller ----------------------------------------------------------
+    # Run the poller inside `smsgate serve` (off when a separate `smsgate worker` runs).
+    run_workers: bool = True
+    poll_interval_seconds: float = Field(default=2.0, gt=0)
+    poll_max_backoff_seconds: float = Field(default=60.0, gt=0)
+    poll_batch_size: int = Field(default=500, ge=1, le=10_000)
+    poll_concurrency: int = Field(default=64, ge=1, le=1_000)
+    poll_lease_seconds: float = Field(default=30.0, gt=0)
+    # A PENDING order older than this is assumed orphaned by a crash and reconciled.
+    reconcile_after_seconds: float = Field(default=30.0, gt=0)
+    idempotency_ttl_hours: int = Field(default=24, ge=24)
+    # best_success routing looks at this many hours of orders per tier.
+    success_window_hours: int = Field(default=24, ge=1)
+
     @field_validator("providers", mode="before")
     @classmethod
     def _split_providers(cls, value: object) -> object:

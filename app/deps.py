@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.service import Principal, TokenAuthenticator
 from app.errors import Unauthorized
+from app.orders.context import OrdersContext
 
 
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -43,6 +44,11 @@ def _provider_codes(request: Request) -> tuple[str, ...]:
     return request.app.state.provider_codes  # type: ignore[no-any-return]
 
 
+def _orders(request: Request) -> OrdersContext:
+    return request.app.state.orders  # type: ignore[no-any-return]
+
+
 SessionDep = Annotated[AsyncSession, Depends(_session)]
 PrincipalDep = Annotated[Principal, Depends(_principal)]
 ProviderCodesDep = Annotated[tuple[str, ...], Depends(_provider_codes)]
+OrdersDep = Annotated[OrdersContext, Depends(_orders)]

@@ -122,6 +122,8 @@ def _field_name(err: dict[str, Any]) -> str:
 def _validation_message(err: dict[str, Any]) -> str:
     if err.get("type") == "json_invalid":
         return "Malformed JSON body."
+    if err.get("type") in {"model_attributes_type", "dict_type"} and _field_name(err) == "body":
+        return "The body must be a JSON object, sent with Content-Type: application/json."
     return str(err.get("msg", "Invalid value."))
 
 
@@ -133,8 +135,7 @@ async def _gateway_error(_: Request, exc: Exception) -> Response:
 async def _validation_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     fields = [
-        {"field": _field_name(err), "message": _validation_message(err)}
-        for err in exc.errors()
+        {"field": _field_name(err), "message": _validation_message(err)} for err in exc.errors()
     ]
     summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:5])
     return error_response(

@@ -1,5 +1,6 @@
 """The ASGI application: create_app() and its lifespan."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,7 +13,9 @@ from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.errors import install_handlers
 from app.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from app.orders.context import OrdersContext
 from app.providers.registry import build_providers
+from app.workers.poller import Poller
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -29,11 +32,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.authenticator = TokenAuthenticator(sessionmaker, settings.token_cache_seconds)
         app.state.providers = build_providers(settings)
         app.state.provider_codes = tuple(app.state.providers)
+        app.state.orders = OrdersContext(sessionmaker, app.state.providers, settings)
+        poller = Poller(app.state.orders) if settings.run_workers else None
         async with httpx.AsyncClient(timeout=httpx.Timeout(10.0)) as http:
             app.state.http = http
+            task = asyncio.create_task(poller.run()) if poller else None
             try:
                 yield
             finally:
+                if poller and task:
+                    poller.stop()
+                    await task
                 await engine.dispose()
 
     app = FastAPI(

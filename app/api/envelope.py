@@ -4,7 +4,8 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
-from app.kit.json import JSONResponse
+from app.errors import GatewayError
+from app.kit.json import JSONResponse, dumps
 
 T = TypeVar("T")
 
@@ -14,6 +15,20 @@ def ok(data: Any, meta: dict[str, Any] | None = None, status_code: int = 200) ->
     if meta is not None:
         body["meta"] = meta
     return JSONResponse(body, status_code=status_code)
+
+
+def success_bytes(data: Any, meta: dict[str, Any] | None = None) -> bytes:
+    body: dict[str, Any] = {"success": True, "data": data}
+    if meta is not None:
+        body["meta"] = meta
+    return dumps(body)
+
+
+def error_bytes(exc: GatewayError) -> bytes:
+    error: dict[str, Any] = {"code": exc.code, "message": exc.message}
+    if exc.details:
+        error["details"] = exc.details
+    return dumps({"success": False, "error": error})
 
 
 class Envelope(BaseModel, Generic[T]):

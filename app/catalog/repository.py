@@ -3,7 +3,7 @@ enabled here, and its country and service are active."""
 
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any, TypeVarTuple, Unpack
+from typing import Any, TypeVarTuple
 
 from sqlalchemy import ColumnElement, Select, func, literal, select
 from sqlalchemy.dialects.postgresql import insert
@@ -34,7 +34,7 @@ SORTS: dict[str, tuple[ColumnElement[Any], ...]] = {
 }
 
 
-def _visible(stmt: Select[Unpack[Ts]], providers: Sequence[str]) -> Select[Unpack[Ts]]:
+def _visible(stmt: Select[*Ts], providers: Sequence[str]) -> Select[*Ts]:
     return (
         stmt.join(CatalogProduct, CatalogProduct.id == Product.catalog_product_id)
         .join(Country, Country.id == CatalogProduct.country_id)

@@ -107,3 +107,11 @@ async def get_balance(session: AsyncSession, account_id: int) -> int:
     if balance is None:
         raise NotFound(f"No account {account_id}.")
     return int(balance)
+
+
+async def refund_order(
+    session: AsyncSession, account_id: int, order_id: int, amount: int
+) -> Posted:
+    """Give an order's price back. The unique (order_id, kind) index makes a second refund of
+    the same order fail, whatever raced to do it."""
+    return await post(session, account_id, EntryKind.ORDER_REFUND, amount, order_id=order_id)

@@ -1,13 +1,37 @@
 """The built-in sandbox provider: a believable catalog and fake numbers, no upstream account.
 
 The catalog is a fixed table, so product ids stay stable from one start to the next and
-demos look the same everywhere. Ordering behaviour arrives with the orders work.
+demos look the same everywhere. An activation's fate is decided at purchase and written
+into its id (when it was bought, whether an SMS comes and with a code, the cost), so any
+process can answer `status` for it; only what happens later (cancel, finish, resends) is
+kept in this process's memory.
 """
 
+import asyncio
 import hashlib
-from dataclasses import dataclass
+import random
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
-from app.providers.base import CountryInfo, Offer, OperatorInfo, ProviderCatalog, ServiceInfo
+from cachetools import TTLCache
+
+from app.providers.base import (
+    CancelTooEarly,
+    Capabilities,
+    CountryInfo,
+    Indeterminate,
+    Offer,
+    OperatorInfo,
+    ProviderCatalog,
+    Purchase,
+    Rejected,
+    ServiceInfo,
+    Unavailable,
+    UpstreamState,
+    UpstreamStatus,
+)
 
 COUNTRIES = (
     CountryInfo("ID", "Indonesia", "62", "🇮🇩"),
@@ -19,6 +43,7 @@ COUNTRIES = (
     CountryInfo("US", "United States", "1", "🇺🇸"),
     CountryInfo("GB", "United Kingdom", "44", "🇬🇧"),
 )
+DIAL = {c.code: c.dial_code for c in COUNTRIES}
 
 SERVICES = (
     ServiceInfo("whatsapp", "WhatsApp"),
@@ -30,6 +55,7 @@ SERVICES = (
     ServiceInfo("shopee", "Shopee"),
     ServiceInfo("gojek", "Gojek"),
 )
+SERVICE_NAMES = {s.code: s.name for s in SERVICES}
 
 OPERATORS = (
     OperatorInfo("ID", "telkomsel", "Telkomsel", "Telkomsel"),
@@ -46,34 +72,18 @@ OPERATORS = (
 
 # IDR cost of an operator-agnostic number, per country and per service weight.
 COUNTRY_BASE = {
-    "ID": 2500,
-    "MY": 4000,
-    "PH": 3500,
-    "TH": 4500,
-    "VN": 3000,
-    "IN": 2000,
-    "US": 9000,
+    "ID": 2500, "MY": 4000, "PH": 3500, "TH": 4500, "VN": 3000, "IN": 2000, "US": 9000,
     "GB": 11000,
-}
+}  # fmt: skip
 SERVICE_WEIGHT = {
-    "whatsapp": 1.6,
-    "telegram": 1.4,
-    "google": 1.0,
-    "facebook": 0.8,
-    "instagram": 0.9,
-    "tiktok": 0.7,
-    "shopee": 0.6,
-    "gojek": 0.6,
-}
+    "whatsapp": 1.6, "telegram": 1.4, "google": 1.0, "facebook": 0.8, "instagram": 0.9,
+    "tiktok": 0.7, "shopee": 0.6, "gojek": 0.6,
+}  # fmt: skip
 # Services a country does not sell in the sandbox (so filters have something to filter).
 NOT_SOLD = {
-    ("US", "gojek"),
-    ("GB", "gojek"),
-    ("US", "shopee"),
-    ("GB", "shopee"),
-    ("IN", "gojek"),
+    ("US", "gojek"), ("GB", "gojek"), ("US", "shopee"), ("GB", "shopee"), ("IN", "gojek"),
     ("IN", "shopee"),
-}
+}  # fmt: skip
 # Extra quality tiers for the busiest pair: several prices under one catalog product.
 EXTRA_TIERS = {("ID", "whatsapp"): (("economy", 0.7), ("premium", 1.8))}
 
@@ -97,40 +107,252 @@ def build_catalog() -> ProviderCatalog:
                 continue
             base = COUNTRY_BASE[country.code] * SERVICE_WEIGHT[service.code]
             prefix = f"{country.code}:{service.code}"
-            offers.append(
-                Offer(
-                    f"{prefix}:any:standard",
-                    country.code,
-                    service.code,
-                    None,
-                    _round(base),
-                    _stock(f"{prefix}:any:standard"),
-                )
-            )
-            for tier, factor in EXTRA_TIERS.get((country.code, service.code), ()):
-                key = f"{prefix}:any:{tier}"
-                offers.append(
-                    Offer(key, country.code, service.code, None, _round(base * factor), _stock(key))
-                )
-            for i, op in enumerate(operators):
-                key = f"{prefix}:{op.code}:standard"
+            tiers: list[tuple[str, str | None, float]] = [("any:standard", None, 1.0)]
+            tiers += [
+                (f"any:{t}", None, f) for t, f in EXTRA_TIERS.get((country.code, service.code), ())
+            ]
+            tiers += [
+                (f"{op.code}:standard", op.code, 1.1 + 0.05 * i) for i, op in enumerate(operators)
+            ]
+            for suffix, operator, factor in tiers:
+                key = f"{prefix}:{suffix}"
                 offers.append(
                     Offer(
                         key,
                         country.code,
                         service.code,
-                        op.code,
-                        _round(base * (1.1 + 0.05 * i)),
+                        operator,
+                        _round(base * factor),
                         _stock(key),
                     )
                 )
     return ProviderCatalog(COUNTRIES, SERVICES, OPERATORS, tuple(offers))
 
 
+_SMS_TEMPLATES = (
+    "Your {service} code: {a}-{b}. Don't share this code with others.",
+    "<#> {service}: your verification code is {code}",
+    "G-{code} is your {service} verification code.",
+    "{code} adalah kode verifikasi {service} Anda.",
+)
+_CODELESS = "Welcome to {service}! Your account is almost ready."
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxSettings:
+    sms_delay_seconds: float = 5.0
+    min_cancel_seconds: int = 120
+    rental_seconds: int = 1200
+    resend_cooldown_seconds: int = 30
+    failure_rate: float = 0.0
+    no_sms_rate: float = 0.05
+    codeless_rate: float = 0.05
+    latency_ms: int = 0
+
+
 @dataclass
+class _Activation:
+    """What this process knows beyond the id: later events."""
+
+    phone: str
+    canceled: bool = False
+    finished: bool = False
+    resends: list[float] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Id:
+    bought_at: float
+    fate: str  # c: SMS with a code, n: SMS without one, x: no SMS ever
+    cost: int
+    service: str
+    nonce: str
+
+    def encode(self) -> str:
+        return (
+            f"sbx-{int(self.bought_at * 1000)}-{self.fate}-{self.cost}-{self.service}-{self.nonce}"
+        )
+
+    @classmethod
+    def decode(cls, value: str) -> "_Id":
+        try:
+            _, ms, fate, cost, service, nonce = value.split("-")
+            return cls(int(ms) / 1000, fate, int(cost), service, nonce)
+        except ValueError:
+            raise Rejected(f"unknown sandbox activation {value!r}") from None
+
+
 class SandboxProvider:
-    code: str = "sandbox"
-    name: str = "Sandbox (built-in, fake numbers)"
+    name = "Sandbox (built-in, fake numbers)"
+
+    def __init__(
+        self,
+        settings: SandboxSettings | None = None,
+        *,
+        code: str = "sandbox",
+        clock: Callable[[], float] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.code = code
+        self.settings = settings or SandboxSettings()
+        self.capabilities = Capabilities(
+            resend=True,
+            reactivate=True,
+            min_cancel_seconds=self.settings.min_cancel_seconds,
+            rental_seconds=self.settings.rental_seconds,
+            resend_cooldown_seconds=self.settings.resend_cooldown_seconds,
+        )
+        self._time = clock or time.time
+        self._rng = rng or random.Random()
+        # Bounded memory: nothing is asked about an activation long after its rental ends.
+        keep = max(3 * self.settings.rental_seconds, 3600)
+        self._activations: TTLCache[str, _Activation] = TTLCache(1_000_000, keep)
+        self._purchases: TTLCache[str, Purchase] = TTLCache(1_000_000, keep)
+        self._costs = {o.upstream_key: o.cost for o in build_catalog().offers}
+        # Test switches: tiers that answer "no numbers", and a forced failure mode.
+        self.sold_out: set[str] = set()
+        self.fail_next: list[str] = []
+
+    def now(self) -> float:
+        return self._time()
+
+    async def _network(self) -> None:
+        if self.settings.latency_ms:
+            await asyncio.sleep(self.settings.latency_ms / 1000)
 
     async def catalog(self) -> ProviderCatalog:
         return build_catalog()
+
+    async def balance(self) -> int | None:
+        return None
+
+    def _fate(self) -> str:
+        roll = self._rng.random()
+        if roll < self.settings.no_sms_rate:
+            return "x"
+        if roll < self.settings.no_sms_rate + self.settings.codeless_rate:
+            return "n"
+        return "c"
+
+    def _failure(self) -> str | None:
+        if self.fail_next:
+            return self.fail_next.pop(0)
+        if self.settings.failure_rate and self._rng.random() < self.settings.failure_rate:
+            return self._rng.choice(("no_stock", "timeout", "error", "garbage"))
+        return None
+
+    def _register(self, reference: str, country: str, cost: int, service: str, fate: str,
+                  phone: str | None = None) -> Purchase:  # fmt: skip
+        ident = _Id(self.now(), fate, cost, service, secrets.token_hex(5))
+        upstream_id = ident.encode()
+        if phone is None:
+            digits = str(int(ident.nonce, 16) % 10**9).zfill(9)
+            phone = f"+{DIAL.get(country, '1')}8{digits}"
+        purchase = Purchase(upstream_id, phone)
+        self._activations[upstream_id] = _Activation(phone)
+        self._purchases[reference] = purchase
+        return purchase
+
+    async def buy(self, upstream_key: str, reference: str) -> Purchase:
+        await self._network()
+        if upstream_key not in self._costs:
+            raise Rejected(f"BAD_SERVICE: no tier {upstream_key!r}")
+        if upstream_key in self.sold_out:
+            raise Rejected("NO_NUMBERS")
+        failure = self._failure()
+        if failure == "no_stock":
+            raise Rejected("NO_NUMBERS")
+        if failure == "error":
+            raise Unavailable("upstream answered 502")
+        if failure == "garbage":
+            raise Unavailable("upstream answered garbage: '<html>'")
+        country, service = upstream_key.split(":")[:2]
+        purchase = self._register(
+            reference, country, self._costs[upstream_key], service, self._fate()
+        )
+        if failure == "timeout":
+            # The number was bought, but the answer is lost on the way back.
+            raise Indeterminate("timed out waiting for the answer")
+        return purchase
+
+    async def find_purchase(self, reference: str) -> Purchase | None:
+        await self._network()
+        return self._purchases.get(reference)
+
+    def _messages(self, ident: _Id, activation: _Activation | None) -> tuple[str, ...]:
+        now = self.now()
+        delay = self.settings.sms_delay_seconds
+        service = SERVICE_NAMES.get(ident.service, ident.service)
+        texts: list[str] = []
+        if ident.fate != "x" and now >= ident.bought_at + delay:
+            texts.append(self._text(ident, 0, service, codeless=ident.fate == "n"))
+        for i, asked_at in enumerate(activation.resends if activation else ()):
+            if now >= asked_at + delay:
+                texts.append(self._text(ident, i + 1, service, codeless=False))
+        return tuple(texts)
+
+    @staticmethod
+    def _text(ident: _Id, revision: int, service: str, *, codeless: bool) -> str:
+        if codeless:
+            return _CODELESS.format(service=service)
+        seed = int.from_bytes(
+            hashlib.sha256(f"{ident.nonce}:{revision}".encode()).digest()[:8], "big"
+        )
+        code = str(seed % 900_000 + 100_000)
+        template = _SMS_TEMPLATES[seed % len(_SMS_TEMPLATES)]
+        return template.format(service=service, code=code, a=code[:3], b=code[3:])
+
+    async def status(self, upstream_order_id: str) -> UpstreamStatus:
+        await self._network()
+        ident = _Id.decode(upstream_order_id)
+        activation = self._activations.get(upstream_order_id)
+        if activation and activation.canceled:
+            return UpstreamStatus(UpstreamState.CANCELED)
+        messages = self._messages(ident, activation)
+        if activation and activation.finished:
+            return UpstreamStatus(UpstreamState.FINISHED, messages)
+        return UpstreamStatus(
+            UpstreamState.RECEIVED if messages else UpstreamState.WAITING, messages
+        )
+
+    async def cancel(self, upstream_order_id: str) -> None:
+        await self._network()
+        ident = _Id.decode(upstream_order_id)
+        if self.now() < ident.bought_at + self.settings.min_cancel_seconds:
+            raise CancelTooEarly("EARLY_CANCEL_DENIED")
+        activation = self._known(upstream_order_id)
+        if self._messages(ident, activation):
+            raise Rejected("an SMS was received already")
+        activation.canceled = True
+
+    async def finish(self, upstream_order_id: str) -> None:
+        await self._network()
+        _Id.decode(upstream_order_id)
+        self._known(upstream_order_id).finished = True
+
+    async def resend(self, upstream_order_id: str) -> bool:
+        await self._network()
+        _Id.decode(upstream_order_id)
+        self._known(upstream_order_id).resends.append(self.now())
+        return True
+
+    async def reactivation_cost(self, upstream_order_id: str) -> int:
+        await self._network()
+        ident = _Id.decode(upstream_order_id)
+        activation = self._activations.get(upstream_order_id)
+        if activation and activation.canceled:
+            raise Rejected("a canceled number cannot be reactivated")
+        return ident.cost
+
+    async def reactivate(self, upstream_order_id: str, reference: str) -> Purchase:
+        cost = await self.reactivation_cost(upstream_order_id)
+        ident = _Id.decode(upstream_order_id)
+        phone = self._known(upstream_order_id).phone
+        return self._register(reference, "", cost, ident.service, "c", phone=phone)
+
+    def _known(self, upstream_order_id: str) -> _Activation:
+        """This process's record of an activation (another process may have bought it)."""
+        activation = self._activations.get(upstream_order_id)
+        if activation is None:
+            activation = self._activations[upstream_order_id] = _Activation(phone="")
+        return activation

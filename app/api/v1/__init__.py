@@ -1,7 +1,8 @@
 from fastapi import APIRouter
 
-from app.api.v1 import balance, catalog
+from app.api.v1 import balance, catalog, orders
 
 router = APIRouter(prefix="/v1")
 router.include_router(catalog.router)
 router.include_router(balance.router)
+router.include_router(orders.router)

@@ -1,0 +1,132 @@
+"""/v1/orders: reads, create (idempotent), cancel, finish, resend, reactivate."""
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Header, Path, Query
+from starlette.responses import Response
+
+from app.api.envelope import ERRORS, error_bytes, ok, success_bytes
+from app.deps import OrdersDep, PrincipalDep
+from app.errors import GatewayError
+from app.kit import clock
+from app.orders import actions, presenter, service
+from app.orders.context import OrdersContext
+from app.orders.idempotency import StoredResponse, check_key, request_hash, run_once
+from app.orders.schemas import OrderCreate, OrderReactivate, OrderRef
+from app.orders.service import CreateResult
+
+router = APIRouter(prefix="/orders", tags=["orders"], responses=ERRORS)
+
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=256)]
+OrderId = Annotated[int, Path(ge=1, le=2**62)]
+
+
+def _created(ctx: OrdersContext, result: CreateResult) -> bytes:
+    now = clock.utcnow()
+    orders = [presenter.created(o, ctx.names, now) for o in result.orders]
+    return success_bytes({"orders": orders, "failed_count": result.failed_count})
+
+
+async def _idempotent(
+    ctx: OrdersContext, account_id: int, scope: str, key: str | None, body: Any, work: Any
+) -> Response:
+    key = check_key(key)
+    canonical = orjson.dumps(body.model_dump(), option=orjson.OPT_SORT_KEYS)
+
+    async def outcome() -> StoredResponse:
+        try:
+            return StoredResponse(200, _created(ctx, await work()))
+        except GatewayError as exc:
+            return StoredResponse(exc.status, error_bytes(exc))
+
+    stored = await run_once(
+        ctx.sessionmaker, account_id, scope, key, request_hash(canonical), outcome
+    )
+    return Response(stored.body, status_code=stored.status, media_type="application/json")
+
+
+@router.get("")
+async def list_orders(
+    principal: PrincipalDep,
+    ctx: OrdersDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    status: Annotated[str | None, Query(max_length=32)] = None,
+) -> Response:
+    """The caller's orders, newest first."""
+    return ok(await actions.list_orders(ctx, principal.account_id, status, limit, offset))
+
+
+@router.get("/active")
+async def list_active_orders(principal: PrincipalDep, ctx: OrdersDep) -> Response:
+    """ACTIVE and OTP_RECEIVED orders, newest first (compact, money-free)."""
+    return ok(await actions.list_active(ctx, principal.account_id))
+
+
+@router.get("/{order_id}")
+async def get_order(principal: PrincipalDep, ctx: OrdersDep, order_id: OrderId) -> Response:
+    """One order of the caller."""
+    return ok(await actions.get(ctx, principal.account_id, order_id))
+
+
+@router.post("/create")
+async def create_order(
+    principal: PrincipalDep,
+    ctx: OrdersDep,
+    body: OrderCreate,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Buy numbers: an exact tier (product_id) or routed (catalog_product_id)."""
+    return await _idempotent(
+        ctx, principal.account_id, "v1:create", idempotency_key, body,
+        lambda: service.create(ctx, principal.account_id, body),
+    )  # fmt: skip
+
+
+@router.post("/cancel")
+async def cancel_order(principal: PrincipalDep, ctx: OrdersDep, body: OrderRef) -> Response:
+    """Cancel an ACTIVE order without SMS; refunds it."""
+    result = await actions.cancel(ctx, principal.account_id, body.id)
+    return ok(
+        {
+            "order_id": result.order_id,
+            "status": "CANCELED",
+            "refund_amount": result.refund_amount,
+            "new_balance": result.new_balance,
+        }
+    )
+
+
+@router.post("/finish")
+async def finish_order(principal: PrincipalDep, ctx: OrdersDep, body: OrderRef) -> Response:
+    """Complete an order that received its SMS; releases the number."""
+    return ok(await actions.finish(ctx, principal.account_id, body.id))
+
+
+@router.post("/resend")
+async def resend_order(principal: PrincipalDep, ctx: OrdersDep, body: OrderRef) -> Response:
+    """Ask for another SMS on the number."""
+    return ok(await actions.resend(ctx, principal.account_id, body.id))
+
+
+@router.post("/reactivate")
+async def reactivate_order(
+    principal: PrincipalDep,
+    ctx: OrdersDep,
+    body: OrderReactivate,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Buy another code on the number of a COMPLETED order."""
+    return await _idempotent(
+        ctx, principal.account_id, "v1:reactivate", idempotency_key, body,
+        lambda: actions.reactivate(ctx, principal.account_id, body.id, body.max_price),
+    )  # fmt: skip
+
+
+@router.get("/{order_id}/reactivate-options")
+async def get_reactivate_options(
+    principal: PrincipalDep, ctx: OrdersDep, order_id: OrderId
+) -> Response:
+    """What reactivating this order would cost now."""
+    return ok(await actions.reactivate_options(ctx, principal.account_id, order_id))

@@ -1,0 +1,33 @@
+"""What the order services need at run time, built once per process by the lifespan."""
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.catalog.models import Provider as ProviderRow
+from app.config import Settings
+from app.orders.names import CatalogNames
+from app.providers.base import Provider
+
+
+@dataclass
+class OrdersContext:
+    sessionmaker: async_sessionmaker[AsyncSession]
+    providers: dict[str, Provider]
+    settings: Settings
+    names: CatalogNames = field(default_factory=CatalogNames)
+    _codes_by_id: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def provider_codes(self) -> tuple[str, ...]:
+        return tuple(self.providers)
+
+    async def provider_for(self, session: AsyncSession, provider_id: int) -> Provider | None:
+        """The adapter of a providers-table id (None when it is not enabled here)."""
+        code = self._codes_by_id.get(provider_id)
+        if code is None:
+            rows = await session.execute(select(ProviderRow.id, ProviderRow.code))
+            self._codes_by_id = {pid: c for pid, c in rows}
+            code = self._codes_by_id.get(provider_id)
+        return self.providers.get(code) if code else None

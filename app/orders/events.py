@@ -1,0 +1,50 @@
+"""Outbox rows for order transitions, written in the transaction of the transition."""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.kit.clock import rfc3339
+from app.orders import presenter, repository
+from app.orders.names import CatalogNames
+
+
+class EventType(StrEnum):
+    OTP_RECEIVED = "order.otp_received"
+    COMPLETED = "order.completed"
+    EXPIRED = "order.expired"
+    CANCELED = "order.canceled"
+
+
+def event_row(event: EventType, order: Any, names: CatalogNames, now: datetime) -> dict[str, Any]:
+    return {
+        "account_id": order.account_id,
+        "order_id": order.id,
+        "event": event.value,
+        "payload": {
+            "event": event.value,
+            "timestamp": rfc3339(now),
+            "data": presenter.event_data(order, names, now),
+        },
+        "created_at": now,
+    }
+
+
+async def record(
+    session: AsyncSession,
+    names: CatalogNames,
+    now: datetime,
+    events: list[tuple[EventType, Any]],
+) -> None:
+    if not events:
+        return
+    await names.load(
+        session,
+        {order.catalog_product_id for _, order in events},
+        {order.operator_id for _, order in events},
+    )
+    await repository.insert_events(
+        session, [event_row(event, order, names, now) for event, order in events]
+    )

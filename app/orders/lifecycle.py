@@ -1,0 +1,164 @@
+"""What the poller does to one order: reconcile a PENDING purchase, apply new SMS, expire.
+
+Same rules as the client actions: conditional UPDATEs, refund and events in the
+transition's transaction, upstream calls with no transaction open.
+"""
+
+import logging
+from datetime import datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+from sqlalchemy import update
+
+from app.kit import clock
+from app.ledger import service as ledger_service
+from app.orders import events, repository
+from app.orders.context import OrdersContext
+from app.orders.events import EventType
+from app.orders.models import LIVE_STATUSES, Order, OrderStatus, Reconcile
+from app.orders.otp import extract_code
+from app.orders.service import activate, fail_and_refund
+from app.providers.base import Provider, UpstreamError, UpstreamState, UpstreamStatus
+
+log = logging.getLogger(__name__)
+
+
+def backoff(ctx: OrdersContext, errors: int) -> timedelta:
+    base = ctx.settings.poll_interval_seconds
+    return timedelta(
+        seconds=min(base * (2 ** min(errors, 10)), ctx.settings.poll_max_backoff_seconds)
+    )
+
+
+async def reconcile(ctx: OrdersContext, order: Any, provider: Provider) -> None:
+    """A PENDING order nobody is working on (a crash, or a lost answer): settle it."""
+    try:
+        purchase = await provider.find_purchase(str(order.id))
+    except UpstreamError as exc:
+        await retry_later(ctx, order, f"reconcile: {exc.message}")
+        return
+    if purchase is None:
+        await fail_and_refund(ctx, order.id, "the upstream has no purchase for this order")
+        return
+    if order.reconcile == Reconcile.ADOPT:
+        await activate(ctx, order.id, provider, purchase, None)
+        return
+    if await fail_and_refund(ctx, order.id, "purchase outcome arrived too late; released"):
+        async with ctx.sessionmaker() as session, session.begin():
+            await repository.schedule_release(
+                session, order.id, purchase.upstream_order_id, "cancel", clock.utcnow()
+            )
+
+
+async def retry_later(ctx: OrdersContext, order: Any, why: str) -> None:
+    now = clock.utcnow()
+    log.info("order %s: %s", order.id, why)
+    async with ctx.sessionmaker() as session, session.begin():
+        await session.execute(
+            update(Order)
+            .where(Order.id == order.id)
+            .values(
+                poll_errors=Order.poll_errors + 1,
+                next_poll_at=now + backoff(ctx, order.poll_errors + 1),
+                locked_until=None,
+            )
+        )
+
+
+async def advance(ctx: OrdersContext, order: Any, provider: Provider) -> None:
+    """Poll a live order once: new SMS in, expiry applied, next poll scheduled."""
+    now = clock.utcnow()
+    status: UpstreamStatus | None = None
+    try:
+        status = await provider.status(order.upstream_order_id)
+    except UpstreamError as exc:
+        if order.expires_at is None or now < order.expires_at:
+            await retry_later(ctx, order, f"status: {exc.message}")
+            return
+    now = clock.utcnow()
+    new_texts = status.messages[order.sms_revision :] if status is not None else ()
+    expired = order.expires_at is not None and now >= order.expires_at
+    ended_upstream = status is not None and status.state is UpstreamState.CANCELED
+    async with ctx.sessionmaker() as session, session.begin():
+        current = order
+        if new_texts:
+            current = await apply_sms(ctx, session, order, new_texts, now)
+            if current is None:
+                return  # someone else changed it; they rescheduled it
+        if expired or (ended_upstream and current.status == OrderStatus.ACTIVE):
+            await expire(ctx, session, current, now, ended_upstream and not expired)
+            return
+        await session.execute(
+            update(Order)
+            .where(Order.id == order.id, Order.status.in_(LIVE_STATUSES))
+            .values(
+                next_poll_at=now + timedelta(seconds=ctx.settings.poll_interval_seconds),
+                locked_until=None,
+                poll_errors=0,
+            )
+        )
+
+
+async def apply_sms(
+    ctx: OrdersContext, session: Any, order: Any, texts: tuple[str, ...], now: datetime
+) -> Any | None:
+    code = order.otp_code
+    sms_rows = []
+    event_rows = []
+    revision = order.sms_revision
+    snapshot = SimpleNamespace(**order._mapping)
+    for text in texts:
+        revision += 1
+        found = extract_code(text)
+        code = found or code  # a later code-less SMS keeps the earlier code
+        sms_rows.append({"order_id": order.id, "revision": revision, "text": text,
+                         "code": found, "received_at": now})  # fmt: skip
+        snapshot = SimpleNamespace(**{
+            **vars(snapshot), "status": OrderStatus.OTP_RECEIVED, "otp_message": text,
+            "otp_code": code, "sms_revision": revision,
+            "otp_received_at": order.otp_received_at or now,
+        })  # fmt: skip
+        event_rows.append((EventType.OTP_RECEIVED, snapshot))
+    updated = await repository.transition(
+        session,
+        order.id,
+        LIVE_STATUSES,
+        {"status": OrderStatus.OTP_RECEIVED, "otp_message": texts[-1], "otp_code": code,
+         "sms_revision": revision, "otp_received_at": order.otp_received_at or now,
+         "updated_at": now},
+        extra_where=(Order.sms_revision == order.sms_revision,),
+    )  # fmt: skip
+    if updated is None:
+        return None
+    await repository.insert_sms(session, sms_rows)
+    await events.record(session, ctx.names, now, event_rows)
+    return updated
+
+
+async def expire(
+    ctx: OrdersContext, session: Any, order: Any, now: datetime, by_upstream: bool
+) -> None:
+    """ACTIVE → EXPIRED with a refund; OTP_RECEIVED → COMPLETED (the SMS was delivered)."""
+    if order.status == OrderStatus.ACTIVE:
+        values = {"status": OrderStatus.EXPIRED, "finished_at": now, "next_poll_at": None,
+                  "locked_until": None, "updated_at": now,
+                  "failed_reason": "ended by the provider" if by_upstream else None,
+                  "release_action": None if by_upstream else "cancel",
+                  "release_attempt_at": None if by_upstream else now}  # fmt: skip
+        done = await repository.transition(
+            session, order.id, (OrderStatus.ACTIVE,), values,
+            extra_where=(Order.sms_revision == 0,),
+        )  # fmt: skip
+        if done is not None:
+            await ledger_service.refund_order(session, done.account_id, done.id, done.amount)
+            await events.record(session, ctx.names, now, [(EventType.EXPIRED, done)])
+        return
+    done = await repository.transition(
+        session, order.id, (OrderStatus.OTP_RECEIVED,),
+        {"status": OrderStatus.COMPLETED, "finished_at": now, "next_poll_at": None,
+         "locked_until": None, "updated_at": now, "release_action": "finish",
+         "release_attempt_at": now},
+    )  # fmt: skip
+    if done is not None:
+        await events.record(session, ctx.names, now, [(EventType.COMPLETED, done)])

@@ -1,0 +1,260 @@
+"""Creating orders: route, then for each number debit → buy (no transaction open) → activate,
+or fail and refund. Money moves only in short transactions around the upstream call."""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.errors import (
+    InsufficientBalance,
+    NoOfferAvailable,
+    ProviderError,
+    ValidationFailed,
+    field_error,
+)
+from app.kit import clock
+from app.ledger import service as ledger_service
+from app.orders import repository
+from app.orders.context import OrdersContext
+from app.orders.models import Reconcile
+from app.orders.routing import Candidate, Policy, RouteRequest, rank
+from app.orders.schemas import OrderCreate
+from app.providers.base import Indeterminate, Provider, Purchase, UpstreamError
+
+log = logging.getLogger(__name__)
+
+ROUTED_ONLY = ("max_price", "min_price", "prefer_provider", "policy", "operator_id")
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    candidate: Candidate
+    catalog_product_id: int
+    provider_id: int
+    upstream_key: str
+    cost: int
+
+
+@dataclass
+class CreateResult:
+    orders: list[Any] = field(default_factory=list)
+    failed_count: int = 0
+    errors: list[str] = field(default_factory=list)
+    out_of_balance: bool = False
+
+
+def validate(body: OrderCreate) -> None:
+    if (body.product_id is None) == (body.catalog_product_id is None):
+        rule = "give exactly one of product_id, catalog_product_id"
+        raise ValidationFailed(
+            "Give exactly one of product_id or catalog_product_id.",
+            details={
+                "fields": [
+                    {"field": "product_id", "message": rule},
+                    {"field": "catalog_product_id", "message": rule},
+                ]
+            },
+        )
+    if body.product_id is not None:
+        for name in ROUTED_ONLY:
+            if getattr(body, name) is not None:
+                raise field_error(name, "is valid only with catalog_product_id")
+    if (
+        body.min_price is not None
+        and body.max_price is not None
+        and body.min_price > body.max_price
+    ):
+        raise field_error("min_price", "must not exceed max_price")
+
+
+async def resolve_offers(
+    ctx: OrdersContext, session: AsyncSession, body: OrderCreate
+) -> list[Offer]:
+    rows = await repository.offers(
+        session, ctx.provider_codes, product_id=body.product_id,
+        catalog_product_id=body.catalog_product_id,
+    )  # fmt: skip
+    if body.product_id is not None:
+        if not rows:
+            if not await repository.product_exists(session, body.product_id):
+                raise field_error("product_id", f"no product {body.product_id}")
+            raise NoOfferAvailable("That product is not available now.")
+        return [_offer(rows[0])]
+    assert body.catalog_product_id is not None
+    if not rows and not await repository.catalog_product_exists(session, body.catalog_product_id):
+        raise field_error("catalog_product_id", f"no catalog product {body.catalog_product_id}")
+    policy = Policy(body.policy or Policy.CHEAPEST)
+    counts: dict[int, tuple[int, int]] = {}
+    if policy is Policy.BEST_SUCCESS and rows:
+        since = clock.utcnow() - timedelta(hours=ctx.settings.success_window_hours)
+        counts = await repository.success_counts(session, [r.product_id for r in rows], since)
+    offers = {r.product_id: _offer(r, counts.get(r.product_id)) for r in rows}
+    ranked = rank(
+        [o.candidate for o in offers.values()],
+        RouteRequest(
+            policy, body.max_price, body.min_price, body.operator_id, body.prefer_provider
+        ),
+    )
+    if not ranked:
+        raise NoOfferAvailable()
+    return [offers[c.product_id] for c in ranked]
+
+
+def _offer(row: Any, counts: tuple[int, int] | None = None) -> Offer:
+    successes, attempts = counts or (0, 0)
+    return Offer(
+        Candidate(row.product_id, row.provider_code, row.price, row.operator_id, row.available,
+                  successes, attempts),
+        row.catalog_product_id, row.provider_id, row.upstream_key, row.cost,
+    )  # fmt: skip
+
+
+async def create(ctx: OrdersContext, account_id: int, body: OrderCreate) -> CreateResult:
+    validate(body)
+    async with ctx.sessionmaker() as session:
+        offers = await resolve_offers(ctx, session, body)
+    result = CreateResult()
+    dead: set[int] = set()  # tiers that refused or failed during this request
+    for _ in range(body.quantity):
+        order = await buy_one(ctx, account_id, offers, dead, result)
+        if order is not None:
+            result.orders.append(order)
+        else:
+            result.failed_count += 1
+            if result.out_of_balance:
+                result.failed_count += body.quantity - len(result.orders) - result.failed_count
+                break
+    if not result.orders:
+        if result.out_of_balance:
+            raise InsufficientBalance()
+        raise ProviderError(
+            "The upstream provider could not supply a number.",
+            details={"reasons": result.errors[-5:]} if result.errors else None,
+        )
+    return result
+
+
+async def buy_one(
+    ctx: OrdersContext,
+    account_id: int,
+    offers: list[Offer],
+    dead: set[int],
+    result: CreateResult,
+    *,
+    parent: Any | None = None,
+) -> Any | None:
+    for offer in offers:
+        if offer.candidate.product_id in dead:
+            continue
+        provider = ctx.providers.get(offer.candidate.provider_code)
+        if provider is None:
+            continue
+        order_id = await _debit(ctx, account_id, offer, parent)
+        if order_id is None:
+            result.out_of_balance = True
+            return None
+        purchase: Purchase | None
+        try:
+            if parent is None:
+                purchase = await provider.buy(offer.upstream_key, str(order_id))
+            else:
+                purchase = await provider.reactivate(parent.upstream_order_id, str(order_id))
+        except Indeterminate as exc:
+            purchase = await _look_up(provider, order_id)
+            if purchase is None:
+                await _leave_for_reconciler(ctx, order_id)
+                result.errors.append(f"{offer.candidate.provider_code}: {exc.message}")
+                dead.add(offer.candidate.product_id)
+                continue
+        except UpstreamError as exc:
+            await fail_and_refund(ctx, order_id, f"{type(exc).__name__}: {exc.message}")
+            result.errors.append(f"{offer.candidate.provider_code}: {exc.message}")
+            dead.add(offer.candidate.product_id)
+            continue
+        except Exception:
+            # An adapter bug: we cannot know whether it bought. The reconciler finds out.
+            log.exception("adapter %s failed unexpectedly", offer.candidate.provider_code)
+            await _leave_for_reconciler(ctx, order_id)
+            dead.add(offer.candidate.product_id)
+            continue
+        order = await activate(ctx, order_id, provider, purchase, parent)
+        if order is not None:
+            return order
+        result.errors.append(f"{offer.candidate.provider_code}: order {order_id} settled elsewhere")
+    return None
+
+
+async def _debit(
+    ctx: OrdersContext, account_id: int, offer: Offer, parent: Any | None
+) -> int | None:
+    now = clock.utcnow()
+    async with ctx.sessionmaker() as session, session.begin():
+        created = await repository.debit_and_insert_pending(
+            session,
+            account_id=account_id,
+            product_id=offer.candidate.product_id,
+            catalog_product_id=offer.catalog_product_id,
+            provider_id=offer.provider_id,
+            operator_id=offer.candidate.operator_id,
+            parent_order_id=parent.id if parent is not None else None,
+            amount=offer.candidate.price,
+            cost=offer.cost,
+            phone_number=parent.phone_number if parent is not None else None,
+            now=now,
+            reconcile_at=now + timedelta(seconds=ctx.settings.reconcile_after_seconds),
+        )
+    return None if created is None else created[0]
+
+
+async def _look_up(provider: Provider, order_id: int) -> Purchase | None:
+    try:
+        return await provider.find_purchase(str(order_id))
+    except UpstreamError:
+        return None
+
+
+async def _leave_for_reconciler(ctx: OrdersContext, order_id: int) -> None:
+    """The client hears this number failed; if the upstream did sell it, give it back."""
+    async with ctx.sessionmaker() as session, session.begin():
+        await repository.mark_for_reconcile(session, order_id, Reconcile.RELEASE, clock.utcnow())
+
+
+async def activate(
+    ctx: OrdersContext, order_id: int, provider: Provider, purchase: Purchase, parent: Any | None
+) -> Any | None:
+    """PENDING → ACTIVE with the number. None when the reconciler settled it meanwhile; then
+    the number is scheduled to be given back."""
+    now = clock.utcnow()
+    caps = provider.capabilities
+    async with ctx.sessionmaker() as session, session.begin():
+        order = await repository.activate(
+            session,
+            order_id,
+            upstream_order_id=purchase.upstream_order_id,
+            phone_number=parent.phone_number if parent is not None else purchase.phone_number,
+            now=now,
+            expires_at=now + timedelta(seconds=caps.rental_seconds),
+            cancel_available_at=now + timedelta(seconds=caps.min_cancel_seconds),
+            reactivatable=caps.reactivate,
+            next_poll_at=now + timedelta(seconds=ctx.settings.poll_interval_seconds),
+        )
+        if order is None:
+            await repository.schedule_release(
+                session, order_id, purchase.upstream_order_id, "cancel", now
+            )
+            return None
+        await ctx.names.load(session, set(), {order.operator_id})
+    return order
+
+
+async def fail_and_refund(ctx: OrdersContext, order_id: int, reason: str) -> bool:
+    """PENDING → FAILED and the price back, in one transaction; False if already settled."""
+    async with ctx.sessionmaker() as session, session.begin():
+        failed = await repository.fail_pending(session, order_id, reason, clock.utcnow())
+        if failed is None:
+            return False
+        await ledger_service.refund_order(session, failed.account_id, order_id, failed.amount)
+    return True

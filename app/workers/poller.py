@@ -1,0 +1,105 @@
+"""The poller: claims due orders (FOR UPDATE SKIP LOCKED plus a lease, so any number of
+workers can run), asks the upstream with bounded concurrency, applies what it learns.
+
+It also settles PENDING orders left by a crash, gives numbers back upstream when that
+failed earlier, and purges old idempotency keys. `stop()` lets the current round finish.
+"""
+
+import asyncio
+import logging
+import time
+from datetime import timedelta
+from typing import Any
+
+from app.kit import clock
+from app.orders import lifecycle, repository
+from app.orders.actions import release
+from app.orders.context import OrdersContext
+from app.orders.models import OrderStatus
+
+log = logging.getLogger(__name__)
+
+POLLED = (OrderStatus.PENDING, OrderStatus.ACTIVE, OrderStatus.OTP_RECEIVED)
+PURGE_EVERY_SECONDS = 300.0
+
+
+class Poller:
+    def __init__(self, ctx: OrdersContext, *, idle_seconds: float = 0.25) -> None:
+        self.ctx = ctx
+        self.idle_seconds = idle_seconds
+        self._stop = asyncio.Event()
+        self._semaphore = asyncio.Semaphore(ctx.settings.poll_concurrency)
+        self._last_purge = 0.0
+        self.advanced = 0  # orders handled since start (for benchmarks and metrics)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        log.info("poller started")
+        while not self._stop.is_set():
+            try:
+                busy = await self.tick()
+            except Exception:
+                log.exception("poller round failed")
+                busy = 0
+            if not busy:
+                try:
+                    await asyncio.wait_for(self._stop.wait(), self.idle_seconds)
+                except TimeoutError:
+                    pass
+        log.info("poller stopped")
+
+    async def tick(self) -> int:
+        """One round: every due order handled once. Returns how many were due."""
+        settings = self.ctx.settings
+        now = clock.utcnow()
+        lease = timedelta(seconds=settings.poll_lease_seconds)
+        async with self.ctx.sessionmaker() as session, session.begin():
+            due = await repository.claim_due(session, now, lease, settings.poll_batch_size, POLLED)
+            releases = await repository.claim_releases(
+                session, now, lease, settings.poll_batch_size
+            )
+        await asyncio.gather(*(self._guarded(self._advance, order) for order in due))
+        await asyncio.gather(*(self._guarded(self._release, row) for row in releases))
+        self.advanced += len(due)
+        await self._maybe_purge()
+        return len(due) + len(releases)
+
+    async def _guarded(self, handler: Any, row: Any) -> None:
+        async with self._semaphore:
+            try:
+                await handler(row)
+            except Exception:
+                # The lease runs out and another round retries this order.
+                log.exception("order %s: poller step failed", row.id)
+
+    async def _advance(self, order: Any) -> None:
+        async with self.ctx.sessionmaker() as session:
+            provider = await self.ctx.provider_for(session, order.provider_id)
+        if provider is None:
+            await lifecycle.retry_later(self.ctx, order, "its provider is not enabled here")
+            return
+        if order.status == OrderStatus.PENDING:
+            await lifecycle.reconcile(self.ctx, order, provider)
+        else:
+            await lifecycle.advance(self.ctx, order, provider)
+
+    async def _release(self, row: Any) -> None:
+        async with self.ctx.sessionmaker() as session:
+            provider = await self.ctx.provider_for(session, row.provider_id)
+        if provider is None or row.upstream_order_id is None:
+            async with self.ctx.sessionmaker() as session, session.begin():
+                await repository.release_done(session, row.id)
+            return
+        await release(self.ctx, row.id, provider, row.upstream_order_id, row.release_action)
+
+    async def _maybe_purge(self) -> None:
+        if time.monotonic() - self._last_purge < PURGE_EVERY_SECONDS:
+            return
+        self._last_purge = time.monotonic()
+        before = clock.utcnow() - timedelta(hours=self.ctx.settings.idempotency_ttl_hours)
+        async with self.ctx.sessionmaker() as session, session.begin():
+            purged = await repository.purge_idempotency(session, before)
+        if purged:
+            log.info("purged %d idempotency keys", purged)
