@@ -12,6 +12,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import suppress
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -25,7 +26,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app import migrate
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker
+from app.kit import clock as app_clock
 from app.main import create_app
+from app.orders.context import OrdersContext
+from app.providers.sandbox import SandboxProvider
+from app.workers.poller import Poller
 from tests.factories import Factory
 
 
@@ -127,6 +132,18 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
         providers=["sandbox"],
         bootstrap_demo=False,
         db_pool_size=20,
+        db_max_overflow=20,
+        # Deterministic sandbox; tests move time with the `clock` fixture.
+        sandbox_sms_delay_seconds=10,
+        sandbox_min_cancel_seconds=120,
+        sandbox_rental_seconds=1200,
+        sandbox_resend_cooldown_seconds=30,
+        sandbox_no_sms_rate=0,
+        sandbox_codeless_rate=0,
+        sandbox_failure_rate=0,
+        # Tests drive the poller themselves (`poller` fixture), one round at a time.
+        run_workers=False,
+        poll_interval_seconds=1,
     )
 
 
@@ -176,8 +193,52 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
         yield application
 
 
+class FakeClock:
+    """Stands in for app.kit.clock.utcnow and the sandbox's clock; moves only when told."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC).replace(microsecond=0)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
 @pytest.fixture
-async def client(app: FastAPI, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+def sandbox(app: FastAPI) -> Iterator[SandboxProvider]:
+    """The app's sandbox provider, fresh for each test (ids restart with every test)."""
+    provider: SandboxProvider = app.state.providers["sandbox"]
+    settings = provider.settings
+    provider.reset()
+    yield provider
+    provider.reset()
+    provider.settings = settings
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch, sandbox: SandboxProvider) -> FakeClock:
+    fake = FakeClock()
+    monkeypatch.setattr(app_clock, "utcnow", fake)
+    monkeypatch.setattr(sandbox, "_time", lambda: fake.now.timestamp())
+    return fake
+
+
+@pytest.fixture
+def orders_ctx(app: FastAPI) -> OrdersContext:
+    return app.state.orders  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def poller(orders_ctx: OrdersContext) -> Poller:
+    return Poller(orders_ctx)
+
+
+@pytest.fixture
+async def client(
+    app: FastAPI, database_url: str, sandbox: SandboxProvider
+) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as c:
         yield c

@@ -156,10 +156,17 @@ async def finish(ctx: OrdersContext, account_id: int, order_id: int) -> dict[str
 async def release(
     ctx: OrdersContext, order_id: int, provider: Provider, upstream_order_id: str, action: str
 ) -> bool:
-    """Give a number back upstream now; on failure the poller retries (release_attempt_at)."""
+    """Give a number back upstream now; on failure the poller retries (release_attempt_at).
+
+    `cancel` falls back to `finish` when the provider refuses because an SMS came meanwhile:
+    either way the number is given back.
+    """
     try:
         if action == "cancel":
-            await provider.cancel(upstream_order_id)
+            try:
+                await provider.cancel(upstream_order_id)
+            except upstream.Rejected:
+                await provider.finish(upstream_order_id)
         else:
             await provider.finish(upstream_order_id)
     except upstream.UpstreamError:

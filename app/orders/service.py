@@ -152,7 +152,7 @@ async def buy_one(
         provider = ctx.providers.get(offer.candidate.provider_code)
         if provider is None:
             continue
-        order_id = await _debit(ctx, account_id, offer, parent)
+        order_id = await debit_pending(ctx, account_id, offer, parent)
         if order_id is None:
             result.out_of_balance = True
             return None
@@ -187,9 +187,10 @@ async def buy_one(
     return None
 
 
-async def _debit(
+async def debit_pending(
     ctx: OrdersContext, account_id: int, offer: Offer, parent: Any | None
 ) -> int | None:
+    """Phase one: take the price and record the PENDING order. None: balance too low."""
     now = clock.utcnow()
     async with ctx.sessionmaker() as session, session.begin():
         created = await repository.debit_and_insert_pending(

@@ -216,6 +216,13 @@ class SandboxProvider:
     def now(self) -> float:
         return self._time()
 
+    def reset(self) -> None:
+        """Forget every activation and switch, as a freshly started upstream would."""
+        self._activations.clear()
+        self._purchases.clear()
+        self.sold_out.clear()
+        self.fail_next.clear()
+
     async def _network(self) -> None:
         if self.settings.latency_ms:
             await asyncio.sleep(self.settings.latency_ms / 1000)
