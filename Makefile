@@ -31,7 +31,7 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/mypy app
 
 bench: $(VENV)/.installed-dev
-	@echo "bench: not yet — the order benchmarks arrive with the orders work (issue 3)."
+	$(BIN)/python -m tests.bench.run
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

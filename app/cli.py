@@ -145,7 +145,7 @@ def worker() -> None:
     import signal
 
     from app import migrate
-    from app.db import make_engine, make_sessionmaker
+    from app.db import make_engine
     from app.orders.context import OrdersContext
     from app.providers.registry import build_providers
     from app.workers.poller import Poller
@@ -157,9 +157,7 @@ def worker() -> None:
 
     async def run() -> None:
         engine = make_engine(url, settings)
-        poller = Poller(
-            OrdersContext(make_sessionmaker(engine), build_providers(settings), settings)
-        )
+        poller = Poller(OrdersContext(engine, build_providers(settings), settings))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, poller.stop)

@@ -1,7 +1,13 @@
 """Engine, sessionmaker and the declarative Base (with a constraint naming convention)."""
 
 from sqlalchemy import MetaData
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import DeclarativeBase
 
 from app.config import Settings
@@ -13,6 +19,11 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+# Where statements run: an ORM session, or (on the hot paths, without the session's
+# bookkeeping) a plain connection. Repositories accept either.
+Db = AsyncSession | AsyncConnection
 
 
 class Base(DeclarativeBase):

@@ -40,11 +40,11 @@ async def _principal(request: Request) -> Principal:
     return principal
 
 
-def _provider_codes(request: Request) -> tuple[str, ...]:
+async def _provider_codes(request: Request) -> tuple[str, ...]:
     return request.app.state.provider_codes  # type: ignore[no-any-return]
 
 
-def _orders(request: Request) -> OrdersContext:
+async def _orders(request: Request) -> OrdersContext:
     return request.app.state.orders  # type: ignore[no-any-return]
 
 

@@ -5,7 +5,8 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import Db
 
 # Each check returns the offending rows; an empty result means the invariant holds.
 CHECKS: dict[str, str] = {
@@ -52,7 +53,7 @@ class AuditReport:
         return not any(self.problems.values())
 
 
-async def run(session: AsyncSession) -> AuditReport:
+async def run(session: Db) -> AuditReport:
     report = AuditReport()
     report.accounts = int(await session.scalar(text("SELECT COUNT(*) FROM accounts")) or 0)
     report.orders = int(await session.scalar(text("SELECT COUNT(*) FROM orders")) or 0)

@@ -5,8 +5,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import Db
 from app.errors import Conflict, InsufficientBalance, NotFound, ValidationFailed
 from app.kit.clock import utcnow
 from app.ledger.models import Account, EntryKind, LedgerEntry
@@ -29,7 +29,7 @@ def _check_name(name: str) -> str:
     return name
 
 
-async def create_account(session: AsyncSession, name: str, balance: int = 0) -> int:
+async def create_account(session: Db, name: str, balance: int = 0) -> int:
     name = _check_name(name)
     if balance < 0 or balance > MAX_AMOUNT:
         raise ValidationFailed(f"Opening balance must be between 0 and {MAX_AMOUNT}.")
@@ -48,7 +48,7 @@ async def create_account(session: AsyncSession, name: str, balance: int = 0) -> 
 
 
 async def post(
-    session: AsyncSession,
+    session: Db,
     account_id: int,
     kind: EntryKind,
     amount: int,
@@ -94,24 +94,20 @@ async def post(
     return Posted(account_id, entry_id, amount, new_balance)
 
 
-async def topup(
-    session: AsyncSession, account_id: int, amount: int, reference: str | None
-) -> Posted:
+async def topup(session: Db, account_id: int, amount: int, reference: str | None) -> Posted:
     if amount <= 0:
         raise ValidationFailed("A top-up amount must be a positive number of IDR.")
     return await post(session, account_id, EntryKind.TOPUP, amount, reference=reference)
 
 
-async def get_balance(session: AsyncSession, account_id: int) -> int:
+async def get_balance(session: Db, account_id: int) -> int:
     balance = await session.scalar(select(Account.balance).where(Account.id == account_id))
     if balance is None:
         raise NotFound(f"No account {account_id}.")
     return int(balance)
 
 
-async def refund_order(
-    session: AsyncSession, account_id: int, order_id: int, amount: int
-) -> Posted:
+async def refund_order(session: Db, account_id: int, order_id: int, amount: int) -> Posted:
     """Give an order's price back. The unique (order_id, kind) index makes a second refund of
     the same order fail, whatever raced to do it."""
     return await post(session, account_id, EntryKind.ORDER_REFUND, amount, order_id=order_id)

@@ -43,7 +43,7 @@ class CancelResult:
 
 
 async def get(ctx: OrdersContext, account_id: int, order_id: int) -> dict[str, Any]:
-    async with ctx.sessionmaker() as session:
+    async with ctx.autocommit.connect() as session:
         order = await repository.get(session, order_id, account_id)
         if order is None:
             raise NotFound(f"No order {order_id}.")
@@ -61,7 +61,7 @@ async def list_orders(
                 f"status must be one of {', '.join(sorted(STATUS_NAMES))}",
                 details={"fields": [{"field": "status", "message": "unknown status"}]},
             )
-    async with ctx.sessionmaker() as session:
+    async with ctx.autocommit.connect() as session:
         rows = await repository.list_for_account(session, account_id, status, limit, offset)
         await ctx.names.load(session, set(), {r.operator_id for r in rows})
     now = clock.utcnow()
@@ -69,7 +69,7 @@ async def list_orders(
 
 
 async def list_active(ctx: OrdersContext, account_id: int) -> list[dict[str, Any]]:
-    async with ctx.sessionmaker() as session:
+    async with ctx.autocommit.connect() as session:
         rows = await repository.list_live(session, account_id)
         await ctx.names.load(session, set(), {r.operator_id for r in rows})
     now = clock.utcnow()
@@ -77,7 +77,7 @@ async def list_active(ctx: OrdersContext, account_id: int) -> list[dict[str, Any
 
 
 async def _own(ctx: OrdersContext, account_id: int, order_id: int) -> tuple[Any, Provider]:
-    async with ctx.sessionmaker() as session:
+    async with ctx.autocommit.connect() as session:
         order = await repository.get(session, order_id, account_id)
         if order is None:
             raise NotFound(f"No order {order_id}.")
@@ -108,7 +108,7 @@ async def cancel(ctx: OrdersContext, account_id: int, order_id: int) -> CancelRe
     except upstream.UpstreamError as exc:
         raise ProviderError(f"The provider refused the cancel: {exc.message}") from None
     now = clock.utcnow()
-    async with ctx.sessionmaker() as session, session.begin():
+    async with ctx.engine.begin() as session:
         canceled = await repository.transition(
             session,
             order_id,
@@ -131,7 +131,7 @@ async def cancel(ctx: OrdersContext, account_id: int, order_id: int) -> CancelRe
 
 async def finish(ctx: OrdersContext, account_id: int, order_id: int) -> dict[str, Any]:
     now = clock.utcnow()
-    async with ctx.sessionmaker() as session, session.begin():
+    async with ctx.engine.begin() as session:
         done = await repository.transition(
             session,
             order_id,
@@ -171,7 +171,7 @@ async def release(
             await provider.finish(upstream_order_id)
     except upstream.UpstreamError:
         return False
-    async with ctx.sessionmaker() as session, session.begin():
+    async with ctx.engine.begin() as session:
         await repository.release_done(session, order_id)
     return True
 
@@ -195,7 +195,7 @@ async def resend(ctx: OrdersContext, account_id: int, order_id: int) -> dict[str
         return {"order_id": order_id, "status": order.status, "resent": False}
     now = clock.utcnow()
     cooldown = timedelta(seconds=provider.capabilities.resend_cooldown_seconds)
-    async with ctx.sessionmaker() as session, session.begin():
+    async with ctx.engine.begin() as session:
         updated = await repository.transition(
             session,
             order_id,

@@ -4,8 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from app.db import Db
 from app.kit.clock import rfc3339
 from app.orders import presenter, repository
 from app.orders.names import CatalogNames
@@ -33,7 +32,7 @@ def event_row(event: EventType, order: Any, names: CatalogNames, now: datetime) 
 
 
 async def record(
-    session: AsyncSession,
+    session: Db,
     names: CatalogNames,
     now: datetime,
     events: list[tuple[EventType, Any]],

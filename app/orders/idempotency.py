@@ -14,14 +14,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.errors import IdempotencyKeyReused, RequestInProgress, field_error
 from app.kit import clock
 from app.kit.json import dumps
-from app.orders.models import IdempotencyKey
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
@@ -44,78 +42,58 @@ def request_hash(canonical_body: bytes) -> bytes:
     return hashlib.sha256(canonical_body).digest()
 
 
-async def run_once(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    account_id: int,
-    scope: str,
-    key: str | None,
-    body_hash: bytes,
-    work: Callable[[], Awaitable[StoredResponse]],
-) -> StoredResponse:
-    if key is None:
-        return await work()
-    async with sessionmaker() as session, session.begin():
-        claimed = await session.scalar(
-            insert(IdempotencyKey)
-            .values(
-                account_id=account_id,
-                scope=scope,
-                key=key,
-                request_hash=body_hash,
-                created_at=clock.utcnow(),
-            )  # fmt: skip
-            .on_conflict_do_nothing()
-            .returning(IdempotencyKey.key)
-        )
-        if claimed is None:
-            row = (
-                await session.execute(
-                    select(
-                        IdempotencyKey.request_hash,
-                        IdempotencyKey.response_status,
-                        IdempotencyKey.response_body,
-                    ).where(
-                        IdempotencyKey.account_id == account_id,
-                        IdempotencyKey.scope == scope,
-                        IdempotencyKey.key == key,
-                    )
-                )
-            ).one()
-            if row.request_hash != body_hash:
-                raise IdempotencyKeyReused()
-            if row.response_status is None:
-                raise RequestInProgress()
-            return StoredResponse(row.response_status, row.response_body)
-
-    where = (
-        IdempotencyKey.account_id == account_id,
-        IdempotencyKey.scope == scope,
-        IdempotencyKey.key == key,
-    )
-    try:
-        response = await work()
-    except Exception:
-        await _save(sessionmaker, where, StoredResponse(500, INTERNAL_ERROR_BODY))
-        raise
-    await _save(sessionmaker, where, response)
-    return response
-
+_CLAIM = text(
+    "INSERT INTO idempotency_keys (account_id, scope, key, request_hash, created_at) "
+    "VALUES (:account_id, :scope, :key, :request_hash, :now) "
+    "ON CONFLICT DO NOTHING RETURNING key"
+)
+_EXISTING = text(
+    "SELECT request_hash, response_status, response_body FROM idempotency_keys "
+    "WHERE account_id = :account_id AND scope = :scope AND key = :key"
+)
+_SAVE = text(
+    "UPDATE idempotency_keys SET response_status = :status, response_body = :body, "
+    "completed_at = :now WHERE account_id = :account_id AND scope = :scope AND key = :key"
+)
 
 INTERNAL_ERROR_BODY = dumps(
     {"success": False, "error": {"code": "INTERNAL_ERROR", "message": "Internal error."}}
 )
 
 
-async def _save(
-    sessionmaker: async_sessionmaker[AsyncSession], where: tuple[Any, ...], response: StoredResponse
-) -> None:
-    async with sessionmaker() as session, session.begin():
-        await session.execute(
-            update(IdempotencyKey)
-            .where(*where)
-            .values(
-                response_status=response.status,
-                response_body=response.body,
-                completed_at=clock.utcnow(),
-            )
+async def run_once(
+    autocommit: AsyncEngine,
+    account_id: int,
+    scope: str,
+    key: str | None,
+    body_hash: bytes,
+    work: Callable[[], Awaitable[StoredResponse]],
+) -> StoredResponse:
+    """`autocommit` is an engine in AUTOCOMMIT mode: every statement here stands alone."""
+    if key is None:
+        return await work()
+    ident = {"account_id": account_id, "scope": scope, "key": key}
+    async with autocommit.connect() as conn:
+        claimed = await conn.scalar(
+            _CLAIM, {**ident, "request_hash": body_hash, "now": clock.utcnow()}
         )
+        if claimed is None:
+            row = (await conn.execute(_EXISTING, ident)).one()
+            if row.request_hash != body_hash:
+                raise IdempotencyKeyReused()
+            if row.response_status is None:
+                raise RequestInProgress()
+            return StoredResponse(row.response_status, row.response_body)
+    try:
+        response = await work()
+    except Exception:
+        await _save(autocommit, ident, StoredResponse(500, INTERNAL_ERROR_BODY))
+        raise
+    await _save(autocommit, ident, response)
+    return response
+
+
+async def _save(autocommit: AsyncEngine, ident: dict[str, Any], response: StoredResponse) -> None:
+    params = {**ident, "status": response.status, "body": response.body, "now": clock.utcnow()}
+    async with autocommit.connect() as conn:
+        await conn.execute(_SAVE, params)

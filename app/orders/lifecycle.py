@@ -45,7 +45,7 @@ async def reconcile(ctx: OrdersContext, order: Any, provider: Provider) -> None:
         await activate(ctx, order.id, provider, purchase, None)
         return
     if await fail_and_refund(ctx, order.id, "purchase outcome arrived too late; released"):
-        async with ctx.sessionmaker() as session, session.begin():
+        async with ctx.engine.begin() as session:
             await repository.schedule_release(
                 session, order.id, purchase.upstream_order_id, "cancel", clock.utcnow()
             )
@@ -54,7 +54,7 @@ async def reconcile(ctx: OrdersContext, order: Any, provider: Provider) -> None:
 async def retry_later(ctx: OrdersContext, order: Any, why: str) -> None:
     now = clock.utcnow()
     log.info("order %s: %s", order.id, why)
-    async with ctx.sessionmaker() as session, session.begin():
+    async with ctx.autocommit.connect() as session:
         await session.execute(
             update(Order)
             .where(Order.id == order.id)
@@ -80,7 +80,7 @@ async def advance(ctx: OrdersContext, order: Any, provider: Provider) -> None:
     new_texts = status.messages[order.sms_revision :] if status is not None else ()
     expired = order.expires_at is not None and now >= order.expires_at
     ended_upstream = status is not None and status.state is UpstreamState.CANCELED
-    async with ctx.sessionmaker() as session, session.begin():
+    async with ctx.engine.begin() as session:
         current = order
         if new_texts:
             current = await apply_sms(ctx, session, order, new_texts, now)

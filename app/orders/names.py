@@ -7,9 +7,9 @@ keeps them off every order query.
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalog.models import CatalogProduct, Country, Operator, Service
+from app.db import Db
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +23,7 @@ class CatalogNames:
         self._umbrellas: dict[int, UmbrellaNames] = {}
         self._operators: dict[int, str] = {}
 
-    async def load(self, session: AsyncSession, catalog_product_ids: set[int],
+    async def load(self, session: Db, catalog_product_ids: set[int],
                    operator_ids: set[int | None]) -> None:  # fmt: skip
         missing = catalog_product_ids - self._umbrellas.keys()
         if missing:

@@ -5,10 +5,10 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Table, bindparam, delete, func, insert, or_, select, text, update
 
 from app.catalog.models import CatalogProduct, Product, Provider
+from app.db import Db
 from app.orders.models import (
     LIVE_STATUSES,
     PUBLIC_STATUSES,
@@ -47,6 +47,83 @@ ORDER_COLUMNS = (
     Order.poll_errors,
 )
 
+ORDERS: Table = Order.__table__  # type: ignore[assignment]
+# Hot-path statements are built once (bind parameters for the values); building a
+# statement per call costs more CPU than the database spends running it.
+_ORDER_COLS = [ORDERS.c[col.key] for col in ORDER_COLUMNS]
+
+_ACTIVATE = (
+    update(ORDERS)
+    .where(ORDERS.c.id == bindparam("p_id"), ORDERS.c.status == OrderStatus.PENDING.value)
+    .values(
+        status=OrderStatus.ACTIVE.value,
+        upstream_order_id=bindparam("p_upstream_order_id"),
+        phone_number=bindparam("p_phone_number"),
+        expires_at=bindparam("p_expires_at"),
+        cancel_available_at=bindparam("p_cancel_available_at"),
+        reactivatable=bindparam("p_reactivatable"),
+        next_poll_at=bindparam("p_next_poll_at"),
+        locked_until=None,
+        updated_at=bindparam("p_now"),
+    )
+    .returning(*_ORDER_COLS)
+)
+
+_GET_OWN = select(*_ORDER_COLS).where(
+    ORDERS.c.id == bindparam("p_id"),
+    ORDERS.c.account_id == bindparam("p_account_id"),
+    ORDERS.c.status.in_([s.value for s in PUBLIC_STATUSES]),
+)
+_GET_ANY = select(*_ORDER_COLS).where(ORDERS.c.id == bindparam("p_id"))
+
+_LIST_LIVE = (
+    select(*_ORDER_COLS)
+    .where(
+        ORDERS.c.account_id == bindparam("p_account_id"),
+        ORDERS.c.status.in_([s.value for s in LIVE_STATUSES]),
+    )
+    .order_by(ORDERS.c.id.desc())
+)
+
+_LIST = (
+    select(*_ORDER_COLS)
+    .where(
+        ORDERS.c.account_id == bindparam("p_account_id"),
+        ORDERS.c.status.in_(bindparam("p_statuses", expanding=True)),
+    )
+    .order_by(ORDERS.c.id.desc())
+    .limit(bindparam("p_limit"))
+    .offset(bindparam("p_offset"))
+)
+
+_PRODUCTS = Product.__table__
+_PROVIDERS = Provider.__table__
+_OFFERS = (
+    select(
+        _PRODUCTS.c.id.label("product_id"),
+        _PRODUCTS.c.catalog_product_id,
+        _PRODUCTS.c.provider_id,
+        _PRODUCTS.c.operator_id,
+        _PRODUCTS.c.upstream_key,
+        _PRODUCTS.c.price,
+        _PRODUCTS.c.cost,
+        _PRODUCTS.c.available,
+        _PROVIDERS.c.code.label("provider_code"),
+    )
+    .join(_PROVIDERS, _PROVIDERS.c.id == _PRODUCTS.c.provider_id)
+    .where(
+        _PRODUCTS.c.active.is_(True),
+        _PRODUCTS.c.available > 0,
+        _PROVIDERS.c.enabled.is_(True),
+        _PROVIDERS.c.code.in_(bindparam("p_providers", expanding=True)),
+    )
+)
+_OFFERS_OF_PRODUCT = _OFFERS.where(_PRODUCTS.c.id == bindparam("p_product_id"))
+_OFFERS_OF_UMBRELLA = _OFFERS.where(
+    _PRODUCTS.c.catalog_product_id == bindparam("p_catalog_product_id")
+)
+
+
 # One round trip for the money half of a purchase: take the price from the balance (only
 # if it covers it), create the PENDING order, and write the ledger row that says so. The
 # invariants are ledger.service.post's: the guard is in the UPDATE, balance_after is the
@@ -77,14 +154,14 @@ _DEBIT_AND_INSERT = text(
 )
 
 
-async def debit_and_insert_pending(session: AsyncSession, **values: Any) -> tuple[int, int] | None:
+async def debit_and_insert_pending(session: Db, **values: Any) -> tuple[int, int] | None:
     """(order id, new balance), or None when the balance does not cover the amount."""
     row = (await session.execute(_DEBIT_AND_INSERT, values)).first()
     return None if row is None else (int(row.order_id), int(row.balance))
 
 
 async def activate(
-    session: AsyncSession,
+    session: Db,
     order_id: int,
     *,
     upstream_order_id: str,
@@ -95,28 +172,20 @@ async def activate(
     reactivatable: bool,
     next_poll_at: datetime,
 ) -> Any | None:
-    stmt = (
-        update(Order)
-        .where(Order.id == order_id, Order.status == OrderStatus.PENDING)
-        .values(
-            status=OrderStatus.ACTIVE,
-            upstream_order_id=upstream_order_id,
-            phone_number=phone_number,
-            expires_at=expires_at,
-            cancel_available_at=cancel_available_at,
-            reactivatable=reactivatable,
-            next_poll_at=next_poll_at,
-            locked_until=None,
-            updated_at=now,
-        )
-        .returning(*ORDER_COLUMNS)
-    )
-    return (await session.execute(stmt)).first()
+    params = {
+        "p_id": order_id,
+        "p_upstream_order_id": upstream_order_id,
+        "p_phone_number": phone_number,
+        "p_expires_at": expires_at,
+        "p_cancel_available_at": cancel_available_at,
+        "p_reactivatable": reactivatable,
+        "p_next_poll_at": next_poll_at,
+        "p_now": now,
+    }
+    return (await session.execute(_ACTIVATE, params)).first()
 
 
-async def fail_pending(
-    session: AsyncSession, order_id: int, reason: str, now: datetime
-) -> Any | None:
+async def fail_pending(session: Db, order_id: int, reason: str, now: datetime) -> Any | None:
     """PENDING → FAILED; returns (account_id, amount) for the refund, None if not pending."""
     stmt = (
         update(Order)
@@ -134,9 +203,7 @@ async def fail_pending(
     return (await session.execute(stmt)).first()
 
 
-async def mark_for_reconcile(
-    session: AsyncSession, order_id: int, reconcile: str, now: datetime
-) -> None:
+async def mark_for_reconcile(session: Db, order_id: int, reconcile: str, now: datetime) -> None:
     await session.execute(
         update(Order)
         .where(Order.id == order_id, Order.status == OrderStatus.PENDING)
@@ -145,7 +212,7 @@ async def mark_for_reconcile(
 
 
 async def transition(
-    session: AsyncSession,
+    session: Db,
     order_id: int,
     expected: Sequence[str],
     values: dict[str, Any],
@@ -161,42 +228,33 @@ async def transition(
     return (await session.execute(stmt)).first()
 
 
-async def get(session: AsyncSession, order_id: int, account_id: int | None = None) -> Any | None:
-    conditions = [Order.id == order_id]
-    if account_id is not None:
-        conditions += [Order.account_id == account_id, Order.status.in_(PUBLIC_STATUSES)]
-    return (await session.execute(select(*ORDER_COLUMNS).where(*conditions))).first()
+async def get(session: Db, order_id: int, account_id: int | None = None) -> Any | None:
+    """One order; with `account_id`, only that account's and only in public statuses."""
+    if account_id is None:
+        return (await session.execute(_GET_ANY, {"p_id": order_id})).first()
+    params = {"p_id": order_id, "p_account_id": account_id}
+    return (await session.execute(_GET_OWN, params)).first()
 
 
 async def list_for_account(
-    session: AsyncSession, account_id: int, status: str | None, limit: int, offset: int
+    session: Db, account_id: int, status: str | None, limit: int, offset: int
 ) -> Sequence[Any]:
-    statuses = (status,) if status else PUBLIC_STATUSES
-    stmt = (
-        select(*ORDER_COLUMNS)
-        .where(Order.account_id == account_id, Order.status.in_(statuses))
-        .order_by(Order.id.desc())
-        .limit(limit)
-        .offset(offset)
-    )
-    return (await session.execute(stmt)).all()
+    statuses = [status] if status else [s.value for s in PUBLIC_STATUSES]
+    params = {"p_account_id": account_id, "p_statuses": statuses, "p_limit": limit,
+              "p_offset": offset}  # fmt: skip
+    return (await session.execute(_LIST, params)).all()
 
 
-async def list_live(session: AsyncSession, account_id: int) -> Sequence[Any]:
-    stmt = (
-        select(*ORDER_COLUMNS)
-        .where(Order.account_id == account_id, Order.status.in_(LIVE_STATUSES))
-        .order_by(Order.id.desc())
-    )
-    return (await session.execute(stmt)).all()
+async def list_live(session: Db, account_id: int) -> Sequence[Any]:
+    return (await session.execute(_LIST_LIVE, {"p_account_id": account_id})).all()
 
 
-async def insert_sms(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+async def insert_sms(session: Db, rows: list[dict[str, Any]]) -> None:
     if rows:
         await session.execute(insert(OrderSms), rows)
 
 
-async def insert_events(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+async def insert_events(session: Db, rows: list[dict[str, Any]]) -> None:
     if rows:
         await session.execute(insert(OrderEvent), rows)
 
@@ -205,45 +263,25 @@ async def insert_events(session: AsyncSession, rows: list[dict[str, Any]]) -> No
 
 
 async def offers(
-    session: AsyncSession,
+    session: Db,
     providers: Sequence[str],
     *,
     product_id: int | None = None,
     catalog_product_id: int | None = None,
 ) -> Sequence[Any]:
     """Visible tiers (active, in stock, provider enabled here) for one product or umbrella."""
-    stmt = (
-        select(
-            Product.id.label("product_id"),
-            Product.catalog_product_id,
-            Product.provider_id,
-            Product.operator_id,
-            Product.upstream_key,
-            Product.price,
-            Product.cost,
-            Product.available,
-            Provider.code.label("provider_code"),
-        )
-        .join(Provider, Provider.id == Product.provider_id)
-        .where(
-            Product.active.is_(True),
-            Product.available > 0,
-            Provider.enabled.is_(True),
-            Provider.code.in_(providers),
-        )
-    )
     if product_id is not None:
-        stmt = stmt.where(Product.id == product_id)
-    if catalog_product_id is not None:
-        stmt = stmt.where(Product.catalog_product_id == catalog_product_id)
-    return (await session.execute(stmt)).all()
+        params = {"p_providers": list(providers), "p_product_id": product_id}
+        return (await session.execute(_OFFERS_OF_PRODUCT, params)).all()
+    params = {"p_providers": list(providers), "p_catalog_product_id": catalog_product_id}
+    return (await session.execute(_OFFERS_OF_UMBRELLA, params)).all()
 
 
-async def product_exists(session: AsyncSession, product_id: int) -> bool:
+async def product_exists(session: Db, product_id: int) -> bool:
     return await session.scalar(select(Product.id).where(Product.id == product_id)) is not None
 
 
-async def catalog_product_exists(session: AsyncSession, catalog_product_id: int) -> bool:
+async def catalog_product_exists(session: Db, catalog_product_id: int) -> bool:
     found = await session.scalar(
         select(CatalogProduct.id).where(CatalogProduct.id == catalog_product_id)
     )
@@ -251,7 +289,7 @@ async def catalog_product_exists(session: AsyncSession, catalog_product_id: int)
 
 
 async def success_counts(
-    session: AsyncSession, product_ids: Sequence[int], since: datetime
+    session: Db, product_ids: Sequence[int], since: datetime
 ) -> dict[int, tuple[int, int]]:
     """Per tier: (orders that got an SMS, orders that ended) since `since`."""
     got_sms = func.count().filter(Order.sms_revision > 0)
@@ -273,7 +311,7 @@ async def success_counts(
 
 
 async def claim_due(
-    session: AsyncSession, now: datetime, lease: timedelta, limit: int, statuses: Sequence[str]
+    session: Db, now: datetime, lease: timedelta, limit: int, statuses: Sequence[str]
 ) -> Sequence[Any]:
     """Take a lease on due orders; other workers skip them (SKIP LOCKED, then the lease)."""
     due = (
@@ -296,9 +334,7 @@ async def claim_due(
     return (await session.execute(stmt)).all()
 
 
-async def claim_releases(
-    session: AsyncSession, now: datetime, lease: timedelta, limit: int
-) -> Sequence[Any]:
+async def claim_releases(session: Db, now: datetime, lease: timedelta, limit: int) -> Sequence[Any]:
     due = (
         select(Order.id)
         .where(Order.release_attempt_at <= now)
@@ -321,7 +357,7 @@ async def claim_releases(
     return (await session.execute(stmt)).all()
 
 
-async def oldest_due(session: AsyncSession) -> datetime | None:
+async def oldest_due(session: Db) -> datetime | None:
     return await session.scalar(
         select(func.min(Order.next_poll_at)).where(Order.status.in_(LIVE_STATUSES))
     )
@@ -330,13 +366,13 @@ async def oldest_due(session: AsyncSession) -> datetime | None:
 # --- idempotency ------------------------------------------------------------------------------
 
 
-async def purge_idempotency(session: AsyncSession, before: datetime) -> int:
+async def purge_idempotency(session: Db, before: datetime) -> int:
     result = await session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < before))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def schedule_release(
-    session: AsyncSession, order_id: int, upstream_order_id: str, action: str, now: datetime
+    session: Db, order_id: int, upstream_order_id: str, action: str, now: datetime
 ) -> None:
     """Remember that a number must still be given back upstream (`cancel` or `finish`)."""
     await session.execute(
@@ -351,7 +387,7 @@ async def schedule_release(
     )
 
 
-async def release_done(session: AsyncSession, order_id: int) -> None:
+async def release_done(session: Db, order_id: int) -> None:
     await session.execute(
         update(Order)
         .where(Order.id == order_id)

@@ -6,8 +6,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from app.db import Db
 from app.errors import (
     InsufficientBalance,
     NoOfferAvailable,
@@ -70,9 +69,7 @@ def validate(body: OrderCreate) -> None:
         raise field_error("min_price", "must not exceed max_price")
 
 
-async def resolve_offers(
-    ctx: OrdersContext, session: AsyncSession, body: OrderCreate
-) -> list[Offer]:
+async def resolve_offers(ctx: OrdersContext, session: Db, body: OrderCreate) -> list[Offer]:
     rows = await repository.offers(
         session, ctx.provider_codes, product_id=body.product_id,
         catalog_product_id=body.catalog_product_id,
@@ -114,7 +111,7 @@ def _offer(row: Any, counts: tuple[int, int] | None = None) -> Offer:
 
 async def create(ctx: OrdersContext, account_id: int, body: OrderCreate) -> CreateResult:
     validate(body)
-    async with ctx.sessionmaker() as session:
+    async with ctx.autocommit.connect() as session:
         offers = await resolve_offers(ctx, session, body)
     result = CreateResult()
     dead: set[int] = set()  # tiers that refused or failed during this request
@@ -192,7 +189,7 @@ async def debit_pending(
 ) -> int | None:
     """Phase one: take the price and record the PENDING order. None: balance too low."""
     now = clock.utcnow()
-    async with ctx.sessionmaker() as session, session.begin():
+    async with ctx.autocommit.connect() as session:  # one atomic statement
         created = await repository.debit_and_insert_pending(
             session,
             account_id=account_id,
@@ -219,7 +216,7 @@ async def _look_up(provider: Provider, order_id: int) -> Purchase | None:
 
 async def _leave_for_reconciler(ctx: OrdersContext, order_id: int) -> None:
     """The client hears this number failed; if the upstream did sell it, give it back."""
-    async with ctx.sessionmaker() as session, session.begin():
+    async with ctx.autocommit.connect() as session:
         await repository.mark_for_reconcile(session, order_id, Reconcile.RELEASE, clock.utcnow())
 
 
@@ -230,7 +227,7 @@ async def activate(
     the number is scheduled to be given back."""
     now = clock.utcnow()
     caps = provider.capabilities
-    async with ctx.sessionmaker() as session, session.begin():
+    async with ctx.autocommit.connect() as session:  # single statements
         order = await repository.activate(
             session,
             order_id,
@@ -253,7 +250,7 @@ async def activate(
 
 async def fail_and_refund(ctx: OrdersContext, order_id: int, reason: str) -> bool:
     """PENDING → FAILED and the price back, in one transaction; False if already settled."""
-    async with ctx.sessionmaker() as session, session.begin():
+    async with ctx.engine.begin() as session:
         failed = await repository.fail_pending(session, order_id, reason, clock.utcnow())
         if failed is None:
             return False

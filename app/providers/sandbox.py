@@ -10,7 +10,6 @@ kept in this process's memory.
 import asyncio
 import hashlib
 import random
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -154,7 +153,6 @@ class SandboxSettings:
 class _Activation:
     """What this process knows beyond the id: later events."""
 
-    phone: str
     canceled: bool = False
     finished: bool = False
     resends: list[float] = field(default_factory=list)
@@ -162,22 +160,31 @@ class _Activation:
 
 @dataclass(frozen=True, slots=True)
 class _Id:
+    """Everything about an activation that any process may need, in its upstream id."""
+
     bought_at: float
     fate: str  # c: SMS with a code, n: SMS without one, x: no SMS ever
     cost: int
+    country: str
     service: str
+    line: str  # the SIM: reactivations keep it, so the phone number stays
     nonce: str
 
     def encode(self) -> str:
-        return (
-            f"sbx-{int(self.bought_at * 1000)}-{self.fate}-{self.cost}-{self.service}-{self.nonce}"
-        )
+        parts = (int(self.bought_at * 1000), self.fate, self.cost, self.country, self.service)
+        return "-".join(("sbx", *map(str, parts), self.line, self.nonce))
+
+    @property
+    def phone(self) -> str:
+        digits = str(int(self.line, 16) % 10**9).zfill(9)
+        return f"+{DIAL.get(self.country, '1')}8{digits}"
 
     @classmethod
     def decode(cls, value: str) -> "_Id":
         try:
-            _, ms, fate, cost, service, nonce = value.split("-")
-            return cls(int(ms) / 1000, fate, int(cost), service, nonce)
+            _, ms, fate, cost, country, service, line, nonce = value.split("-")
+            int(line, 16)
+            return cls(int(ms) / 1000, fate, int(cost), country, service, line, nonce)
         except ValueError:
             raise Rejected(f"unknown sandbox activation {value!r}") from None
 
@@ -248,15 +255,14 @@ class SandboxProvider:
             return self._rng.choice(("no_stock", "timeout", "error", "garbage"))
         return None
 
-    def _register(self, reference: str, country: str, cost: int, service: str, fate: str,
-                  phone: str | None = None) -> Purchase:  # fmt: skip
-        ident = _Id(self.now(), fate, cost, service, secrets.token_hex(5))
-        upstream_id = ident.encode()
-        if phone is None:
-            digits = str(int(ident.nonce, 16) % 10**9).zfill(9)
-            phone = f"+{DIAL.get(country, '1')}8{digits}"
-        purchase = Purchase(upstream_id, phone)
-        self._activations[upstream_id] = _Activation(phone)
+    def _register(
+        self, reference: str, country: str, cost: int, service: str, fate: str,
+        line: str | None = None,
+    ) -> Purchase:  # fmt: skip
+        nonce = f"{self._rng.getrandbits(48):012x}"
+        ident = _Id(self.now(), fate, cost, country, service, line or nonce, nonce)
+        purchase = Purchase(ident.encode(), ident.phone)
+        self._activations[purchase.upstream_order_id] = _Activation()
         self._purchases[reference] = purchase
         return purchase
 
@@ -354,12 +360,11 @@ class SandboxProvider:
     async def reactivate(self, upstream_order_id: str, reference: str) -> Purchase:
         cost = await self.reactivation_cost(upstream_order_id)
         ident = _Id.decode(upstream_order_id)
-        phone = self._known(upstream_order_id).phone
-        return self._register(reference, "", cost, ident.service, "c", phone=phone)
+        return self._register(reference, ident.country, cost, ident.service, "c", line=ident.line)
 
     def _known(self, upstream_order_id: str) -> _Activation:
         """This process's record of an activation (another process may have bought it)."""
         activation = self._activations.get(upstream_order_id)
         if activation is None:
-            activation = self._activations[upstream_order_id] = _Activation(phone="")
+            activation = self._activations[upstream_order_id] = _Activation()
         return activation

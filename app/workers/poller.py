@@ -55,7 +55,7 @@ class Poller:
         settings = self.ctx.settings
         now = clock.utcnow()
         lease = timedelta(seconds=settings.poll_lease_seconds)
-        async with self.ctx.sessionmaker() as session, session.begin():
+        async with self.ctx.autocommit.connect() as session:  # each claim is one statement
             due = await repository.claim_due(session, now, lease, settings.poll_batch_size, POLLED)
             releases = await repository.claim_releases(
                 session, now, lease, settings.poll_batch_size
@@ -75,7 +75,7 @@ class Poller:
                 log.exception("order %s: poller step failed", row.id)
 
     async def _advance(self, order: Any) -> None:
-        async with self.ctx.sessionmaker() as session:
+        async with self.ctx.autocommit.connect() as session:
             provider = await self.ctx.provider_for(session, order.provider_id)
         if provider is None:
             await lifecycle.retry_later(self.ctx, order, "its provider is not enabled here")
@@ -86,10 +86,10 @@ class Poller:
             await lifecycle.advance(self.ctx, order, provider)
 
     async def _release(self, row: Any) -> None:
-        async with self.ctx.sessionmaker() as session:
+        async with self.ctx.autocommit.connect() as session:
             provider = await self.ctx.provider_for(session, row.provider_id)
         if provider is None or row.upstream_order_id is None:
-            async with self.ctx.sessionmaker() as session, session.begin():
+            async with self.ctx.engine.begin() as session:
                 await repository.release_done(session, row.id)
             return
         await release(self.ctx, row.id, provider, row.upstream_order_id, row.release_action)
@@ -99,7 +99,7 @@ class Poller:
             return
         self._last_purge = time.monotonic()
         before = clock.utcnow() - timedelta(hours=self.ctx.settings.idempotency_ttl_hours)
-        async with self.ctx.sessionmaker() as session, session.begin():
+        async with self.ctx.engine.begin() as session:
             purged = await repository.purge_idempotency(session, before)
         if purged:
             log.info("purged %d idempotency keys", purged)

@@ -35,13 +35,15 @@ class Server:
 
 
 @contextmanager
-def running_server(env: dict[str, str], cwd: Path, start_timeout: float = 60) -> Iterator[Server]:
+def running_server(
+    env: dict[str, str], cwd: Path, start_timeout: float = 60, extra_args: list[str] | None = None
+) -> Iterator[Server]:
     port = free_port()
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("SMSGATE_", "DATABASE"))}
     full_env.update(env)
     full_env["PYTHONPATH"] = str(ROOT)
     process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), *(extra_args or [])],
         cwd=cwd,
         env=full_env,
         stdout=subprocess.PIPE,

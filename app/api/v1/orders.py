@@ -41,7 +41,7 @@ async def _idempotent(
             return StoredResponse(exc.status, error_bytes(exc))
 
     stored = await run_once(
-        ctx.sessionmaker, account_id, scope, key, request_hash(canonical), outcome
+        ctx.autocommit, account_id, scope, key, request_hash(canonical), outcome
     )
     return Response(stored.body, status_code=stored.status, media_type="application/json")
 
