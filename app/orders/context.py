@@ -35,6 +35,14 @@ class OrdersContext:
     def provider_codes(self) -> tuple[str, ...]:
         return tuple(self.providers)
 
+    async def provider_by_id(self, provider_id: int) -> Provider | None:
+        """Like provider_for, touching the database only on a cache miss."""
+        code = self._codes_by_id.get(provider_id)
+        if code is not None:
+            return self.providers.get(code)
+        async with self.autocommit.connect() as conn:
+            return await self.provider_for(conn, provider_id)
+
     async def provider_for(self, session: Db, provider_id: int) -> Provider | None:
         """The adapter of a providers-table id (None when it is not enabled here)."""
         code = self._codes_by_id.get(provider_id)

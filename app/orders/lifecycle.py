@@ -5,12 +5,14 @@ transition's transaction, upstream calls with no transaction open.
 """
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import text, update
 
+from app.db import Db
 from app.kit import clock
 from app.ledger import service as ledger_service
 from app.orders import events, repository
@@ -101,43 +103,27 @@ async def advance(ctx: OrdersContext, order: Any, provider: Provider) -> None:
 
 
 async def apply_sms(
-    ctx: OrdersContext, session: Any, order: Any, texts: tuple[str, ...], now: datetime
+    ctx: OrdersContext, session: Db, order: Any, texts: tuple[str, ...], now: datetime
 ) -> Any | None:
-    code = order.otp_code
-    sms_rows = []
-    event_rows = []
-    revision = order.sms_revision
-    snapshot = SimpleNamespace(**order._mapping)
-    for text in texts:
-        revision += 1
-        found = extract_code(text)
-        code = found or code  # a later code-less SMS keeps the earlier code
-        sms_rows.append({"order_id": order.id, "revision": revision, "text": text,
-                         "code": found, "received_at": now})  # fmt: skip
-        snapshot = SimpleNamespace(**{
-            **vars(snapshot), "status": OrderStatus.OTP_RECEIVED, "otp_message": text,
-            "otp_code": code, "sms_revision": revision,
-            "otp_received_at": order.otp_received_at or now,
-        })  # fmt: skip
-        event_rows.append((EventType.OTP_RECEIVED, snapshot))
+    plan = _plan_sms(order, texts, now)
     updated = await repository.transition(
         session,
         order.id,
         LIVE_STATUSES,
-        {"status": OrderStatus.OTP_RECEIVED, "otp_message": texts[-1], "otp_code": code,
-         "sms_revision": revision, "otp_received_at": order.otp_received_at or now,
+        {"status": OrderStatus.OTP_RECEIVED, "otp_message": plan.message, "otp_code": plan.code,
+         "sms_revision": plan.revision, "otp_received_at": order.otp_received_at or now,
          "updated_at": now},
         extra_where=(Order.sms_revision == order.sms_revision,),
     )  # fmt: skip
     if updated is None:
         return None
-    await repository.insert_sms(session, sms_rows)
-    await events.record(session, ctx.names, now, event_rows)
+    await repository.insert_sms(session, plan.sms_rows)
+    await events.record(session, ctx.names, now, plan.events)
     return updated
 
 
 async def expire(
-    ctx: OrdersContext, session: Any, order: Any, now: datetime, by_upstream: bool
+    ctx: OrdersContext, session: Db, order: Any, now: datetime, by_upstream: bool
 ) -> None:
     """ACTIVE → EXPIRED with a refund; OTP_RECEIVED → COMPLETED (the SMS was delivered)."""
     if order.status == OrderStatus.ACTIVE:
@@ -162,3 +148,87 @@ async def expire(
     )  # fmt: skip
     if done is not None:
         await events.record(session, ctx.names, now, [(EventType.COMPLETED, done)])
+
+
+# --- batches: what a poller round learned, applied in a few statements ----------------------
+
+_APPLY_SMS = text(
+    """
+    UPDATE orders o SET status = 'OTP_RECEIVED', otp_message = v.message,
+        otp_code = COALESCE(v.code, o.otp_code), sms_revision = v.revision,
+        otp_received_at = COALESCE(o.otp_received_at, :now), next_poll_at = :next_poll_at,
+        locked_until = NULL, poll_errors = 0, updated_at = :now
+    FROM unnest(CAST(:ids AS bigint[]), CAST(:seen AS int[]), CAST(:revisions AS int[]),
+                CAST(:messages AS text[]), CAST(:codes AS text[]))
+         AS v(id, seen, revision, message, code)
+    WHERE o.id = v.id AND o.sms_revision = v.seen AND o.status IN ('ACTIVE', 'OTP_RECEIVED')
+    RETURNING o.id
+    """
+)
+_RESCHEDULE = text(
+    "UPDATE orders SET next_poll_at = :next_poll_at, locked_until = NULL, poll_errors = 0 "
+    "WHERE id = ANY(CAST(:ids AS bigint[])) AND status IN ('ACTIVE', 'OTP_RECEIVED')"
+)
+
+
+async def apply_polls(ctx: OrdersContext, polled: list[tuple[Any, UpstreamStatus]]) -> None:
+    """Orders polled without error and not due to expire: new SMS in one transaction, the
+    rest rescheduled in one statement. Conditional on the revision each poll started from,
+    so a concurrent change (cancel, finish, another poller) wins and is left alone."""
+    now = clock.utcnow()
+    next_poll_at = now + timedelta(seconds=ctx.settings.poll_interval_seconds)
+    quiet = [order.id for order, status in polled if len(status.messages) <= order.sms_revision]
+    news = [(order, status.messages[order.sms_revision :]) for order, status in polled
+            if len(status.messages) > order.sms_revision]  # fmt: skip
+    if quiet:
+        async with ctx.autocommit.connect() as conn:
+            await conn.execute(_RESCHEDULE, {"ids": quiet, "next_poll_at": next_poll_at})
+    if not news:
+        return
+    planned = [_plan_sms(order, texts, now) for order, texts in news]
+    params = {
+        "ids": [p.order.id for p in planned],
+        "seen": [p.order.sms_revision for p in planned],
+        "revisions": [p.revision for p in planned],
+        "messages": [p.message for p in planned],
+        "codes": [p.code for p in planned],
+        "now": now,
+        "next_poll_at": next_poll_at,
+    }
+    async with ctx.engine.begin() as conn:
+        applied = set((await conn.execute(_APPLY_SMS, params)).scalars())
+        done = [p for p in planned if p.order.id in applied]
+        await repository.insert_sms(conn, [row for p in done for row in p.sms_rows])
+        await events.record(conn, ctx.names, now, [e for p in done for e in p.events])
+
+
+@dataclass
+class _SmsPlan:
+    order: Any
+    revision: int
+    message: str
+    code: str | None
+    sms_rows: list[dict[str, Any]]
+    events: list[tuple[EventType, Any]]
+
+
+def _plan_sms(order: Any, texts: tuple[str, ...], now: datetime) -> _SmsPlan:
+    """The order after these SMS, and one event per SMS showing the order as it was then."""
+    code = order.otp_code
+    revision = order.sms_revision
+    snapshot = SimpleNamespace(**order._mapping)
+    sms_rows = []
+    planned_events: list[tuple[EventType, Any]] = []
+    for message in texts:
+        revision += 1
+        found = extract_code(message)
+        code = found or code  # a later code-less SMS keeps the earlier code
+        sms_rows.append({"order_id": order.id, "revision": revision, "text": message,
+                         "code": found, "received_at": now})  # fmt: skip
+        snapshot = SimpleNamespace(**{
+            **vars(snapshot), "status": OrderStatus.OTP_RECEIVED, "otp_message": message,
+            "otp_code": code, "sms_revision": revision,
+            "otp_received_at": order.otp_received_at or now,
+        })  # fmt: skip
+        planned_events.append((EventType.OTP_RECEIVED, snapshot))
+    return _SmsPlan(order, revision, texts[-1], code, sms_rows, planned_events)

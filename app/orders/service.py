@@ -21,7 +21,14 @@ from app.orders.context import OrdersContext
 from app.orders.models import Reconcile
 from app.orders.routing import Candidate, Policy, RouteRequest, rank
 from app.orders.schemas import OrderCreate
-from app.providers.base import Indeterminate, Provider, Purchase, UpstreamError
+from app.providers.base import (
+    ConfigError,
+    Indeterminate,
+    OutOfFunds,
+    Provider,
+    Purchase,
+    UpstreamError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +121,9 @@ async def create(ctx: OrdersContext, account_id: int, body: OrderCreate) -> Crea
     async with ctx.autocommit.connect() as session:
         offers = await resolve_offers(ctx, session, body)
     result = CreateResult()
-    dead: set[int] = set()  # tiers that refused or failed during this request
+    # Providers that cannot sell at all now (our key or funds); skipped for the rest of the
+    # request. A refused or failed tier is tried again for the next number: stock moves.
+    dead: set[str] = set()
     for _ in range(body.quantity):
         order = await buy_one(ctx, account_id, offers, dead, result)
         if order is not None:
@@ -138,13 +147,13 @@ async def buy_one(
     ctx: OrdersContext,
     account_id: int,
     offers: list[Offer],
-    dead: set[int],
+    dead: set[str],
     result: CreateResult,
     *,
     parent: Any | None = None,
 ) -> Any | None:
     for offer in offers:
-        if offer.candidate.product_id in dead:
+        if offer.candidate.provider_code in dead:
             continue
         provider = ctx.providers.get(offer.candidate.provider_code)
         if provider is None:
@@ -164,18 +173,18 @@ async def buy_one(
             if purchase is None:
                 await _leave_for_reconciler(ctx, order_id)
                 result.errors.append(f"{offer.candidate.provider_code}: {exc.message}")
-                dead.add(offer.candidate.product_id)
                 continue
         except UpstreamError as exc:
             await fail_and_refund(ctx, order_id, f"{type(exc).__name__}: {exc.message}")
             result.errors.append(f"{offer.candidate.provider_code}: {exc.message}")
-            dead.add(offer.candidate.product_id)
+            if isinstance(exc, OutOfFunds | ConfigError):
+                dead.add(offer.candidate.provider_code)
             continue
         except Exception:
             # An adapter bug: we cannot know whether it bought. The reconciler finds out.
             log.exception("adapter %s failed unexpectedly", offer.candidate.provider_code)
             await _leave_for_reconciler(ctx, order_id)
-            dead.add(offer.candidate.product_id)
+            dead.add(offer.candidate.provider_code)
             continue
         order = await activate(ctx, order_id, provider, purchase, parent)
         if order is not None:

@@ -16,6 +16,7 @@ from app.orders import lifecycle, repository
 from app.orders.actions import release
 from app.orders.context import OrdersContext
 from app.orders.models import OrderStatus
+from app.providers.base import UpstreamError, UpstreamState, UpstreamStatus
 
 log = logging.getLogger(__name__)
 
@@ -60,34 +61,55 @@ class Poller:
             releases = await repository.claim_releases(
                 session, now, lease, settings.poll_batch_size
             )
-        await asyncio.gather(*(self._guarded(self._advance, order) for order in due))
+        pending = [o for o in due if o.status == OrderStatus.PENDING]
+        live = [o for o in due if o.status != OrderStatus.PENDING]
+        await asyncio.gather(*(self._guarded(self._reconcile, order) for order in pending))
+        polled = await asyncio.gather(*(self._guarded(self._poll, order) for order in live))
+        await lifecycle.apply_polls(self.ctx, [p for p in polled if p is not None])
         await asyncio.gather(*(self._guarded(self._release, row) for row in releases))
         self.advanced += len(due)
         await self._maybe_purge()
         return len(due) + len(releases)
 
-    async def _guarded(self, handler: Any, row: Any) -> None:
+    async def _guarded(self, handler: Any, row: Any) -> Any:
         async with self._semaphore:
             try:
-                await handler(row)
+                return await handler(row)
             except Exception:
                 # The lease runs out and another round retries this order.
                 log.exception("order %s: poller step failed", row.id)
+                return None
 
-    async def _advance(self, order: Any) -> None:
-        async with self.ctx.autocommit.connect() as session:
-            provider = await self.ctx.provider_for(session, order.provider_id)
+    async def _reconcile(self, order: Any) -> None:
+        provider = await self.ctx.provider_by_id(order.provider_id)
         if provider is None:
             await lifecycle.retry_later(self.ctx, order, "its provider is not enabled here")
             return
-        if order.status == OrderStatus.PENDING:
-            await lifecycle.reconcile(self.ctx, order, provider)
-        else:
+        await lifecycle.reconcile(self.ctx, order, provider)
+
+    async def _poll(self, order: Any) -> tuple[Any, UpstreamStatus] | None:
+        """Ask the upstream. Returns what goes into the round's batch; handles the rare
+        cases (errors, expiry, the provider ending it) one by one and returns None."""
+        provider = await self.ctx.provider_by_id(order.provider_id)
+        if provider is None:
+            await lifecycle.retry_later(self.ctx, order, "its provider is not enabled here")
+            return None
+        now = clock.utcnow()
+        if order.expires_at is not None and now >= order.expires_at:
             await lifecycle.advance(self.ctx, order, provider)
+            return None
+        try:
+            status = await provider.status(order.upstream_order_id)
+        except UpstreamError as exc:
+            await lifecycle.retry_later(self.ctx, order, f"status: {exc.message}")
+            return None
+        if status.state is UpstreamState.CANCELED:
+            await lifecycle.advance(self.ctx, order, provider)
+            return None
+        return order, status
 
     async def _release(self, row: Any) -> None:
-        async with self.ctx.autocommit.connect() as session:
-            provider = await self.ctx.provider_for(session, row.provider_id)
+        provider = await self.ctx.provider_by_id(row.provider_id)
         if provider is None or row.upstream_order_id is None:
             async with self.ctx.engine.begin() as session:
                 await repository.release_done(session, row.id)

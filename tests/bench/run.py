@@ -97,7 +97,9 @@ async def _prepare(url: str, accounts: int) -> tuple[list[str], int]:
     return tokens, int(product_id)
 
 
-async def _http_phase(base_url: str, tokens: list[str], product_id: int) -> list[LoadResult]:
+async def _http_phase(
+    base_url: str, tokens: list[str], readers: list[str], product_id: int
+) -> list[LoadResult]:
     host, port = base_url.removeprefix("http://").split(":")
     body = f'{{"product_id": {product_id}}}'.encode()
     results = []
@@ -116,11 +118,19 @@ async def _http_phase(base_url: str, tokens: list[str], product_id: int) -> list
         token = tokens[i % len(tokens)]
         return request("GET", f"/v1/orders/{random.choice(owned[token])}", token)
 
+    # Active and list are read by accounts with a typical handful of live orders (5 each),
+    # not by the 125-live-order accounts the create phase made.
+    def seed(i: int) -> bytes:
+        return request("POST", "/v1/orders/create", readers[i % len(readers)], body)
+
+    await run_load("seed readers", host, int(port), seed, connections=CONNECTIONS,
+                   total=5 * len(readers))  # fmt: skip
+
     def active(i: int) -> bytes:
-        return request("GET", "/v1/orders/active", tokens[i % len(tokens)])
+        return request("GET", "/v1/orders/active", readers[i % len(readers)])
 
     def listing(i: int) -> bytes:
-        return request("GET", "/v1/orders?limit=20", tokens[i % len(tokens)])
+        return request("GET", "/v1/orders?limit=20", readers[i % len(readers)])
 
     for name, make in (("get order", get), ("active orders", active), ("list orders", listing)):
         results.append(
@@ -238,7 +248,8 @@ def main() -> None:
     _URL = url
     try:
         migrate.upgrade(url)
-        tokens, product_id = asyncio.run(_prepare(url, CONNECTIONS))
+        tokens, product_id = asyncio.run(_prepare(url, 2 * CONNECTIONS))
+        tokens, readers = tokens[:CONNECTIONS], tokens[CONNECTIONS:]
         env = {"DATABASE_URL": url, "SMSGATE_RUN_WORKERS": "false",
                "SMSGATE_BOOTSTRAP_DEMO": "false", "SMSGATE_LOG_LEVEL": "warning",
                "SMSGATE_DB_POOL_SIZE": "40", **INSTANT}  # fmt: skip
@@ -247,7 +258,7 @@ def main() -> None:
         with running_server(
             env, Path(tempfile.gettempdir()), extra_args=["--workers", str(workers)]
         ) as srv:
-            results = asyncio.run(_http_phase(srv.base_url, tokens, product_id))
+            results = asyncio.run(_http_phase(srv.base_url, tokens, readers, product_id))
         for r in results:
             target = TARGETS.get(r.name)
             verdict = (
