@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     # A PENDING order older than this is assumed orphaned by a crash and reconciled.
     reconcile_after_seconds: float = Field(default=30.0, gt=0)
     idempotency_ttl_hours: int = Field(default=24, ge=24)
+    # Seconds a product's offers are cached per process on the create path (0 = off).
+    # A price or stock change reaches creates within this time; a sold-out tier is
+    # caught by the upstream's refusal and the next candidate is tried.
+    offer_cache_seconds: float = Field(default=1.0, ge=0, le=60)
     # best_success routing looks at this many hours of orders per tier.
     success_window_hours: int = Field(default=24, ge=1)
 

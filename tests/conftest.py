@@ -143,6 +143,7 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
         sandbox_failure_rate=0,
         # Tests drive the poller themselves (`poller` fixture), one round at a time.
         run_workers=False,
+        offer_cache_seconds=0,  # tests change stock and prices and expect them at once
         poll_interval_seconds=1,
     )
 

@@ -2,7 +2,9 @@
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
+from cachetools import TTLCache
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -20,6 +22,11 @@ class OrdersContext:
     settings: Settings
     names: CatalogNames = field(default_factory=CatalogNames)
     _codes_by_id: dict[int, str] = field(default_factory=dict)
+    offers_cache: TTLCache[tuple[Any, ...], Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        ttl = self.settings.offer_cache_seconds
+        self.offers_cache = TTLCache(maxsize=10_000, ttl=ttl if ttl > 0 else 1e-9)
 
     @cached_property
     def autocommit(self) -> AsyncEngine:

@@ -76,6 +76,18 @@ def validate(body: OrderCreate) -> None:
         raise field_error("min_price", "must not exceed max_price")
 
 
+async def cached_offers(ctx: OrdersContext, body: OrderCreate) -> list[Offer]:
+    """resolve_offers, remembered for `offer_cache_seconds` per routing request."""
+    key = tuple(body.model_dump(exclude={"quantity"}).items())
+    offers: list[Offer] | None = ctx.offers_cache.get(key)
+    if offers is None:
+        async with ctx.autocommit.connect() as session:
+            offers = await resolve_offers(ctx, session, body)
+        if ctx.settings.offer_cache_seconds > 0:
+            ctx.offers_cache[key] = offers
+    return offers
+
+
 async def resolve_offers(ctx: OrdersContext, session: Db, body: OrderCreate) -> list[Offer]:
     rows = await repository.offers(
         session, ctx.provider_codes, product_id=body.product_id,
@@ -118,8 +130,7 @@ def _offer(row: Any, counts: tuple[int, int] | None = None) -> Offer:
 
 async def create(ctx: OrdersContext, account_id: int, body: OrderCreate) -> CreateResult:
     validate(body)
-    async with ctx.autocommit.connect() as session:
-        offers = await resolve_offers(ctx, session, body)
+    offers = await cached_offers(ctx, body)
     result = CreateResult()
     # Providers that cannot sell at all now (our key or funds); skipped for the rest of the
     # request. A refused or failed tier is tried again for the next number: stock moves.

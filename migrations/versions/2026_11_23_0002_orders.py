@@ -85,7 +85,8 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.CheckConstraint(
-            "status IN ('PENDING', 'ACTIVE', 'OTP_RECEIVED', 'COMPLETED', 'CANCELED', 'EXPIRED', 'FAILED')",
+            "status IN ('PENDING', 'ACTIVE', 'OTP_RECEIVED', 'COMPLETED', 'CANCELED', "
+            "'EXPIRED', 'FAILED')",
             name=op.f("ck_orders_status_known"),
         ),
         sa.CheckConstraint("amount > 0 AND cost >= 0", name=op.f("ck_orders_money_sane")),

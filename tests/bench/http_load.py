@@ -28,7 +28,8 @@ class LoadResult:
     def line(self) -> str:
         return (
             f"{self.name:<28} {self.rps:>9.0f} req/s   p50 {self.percentile(50):>7.1f} ms"
-            f"   p99 {self.percentile(99):>7.1f} ms   n={len(self.latencies)} statuses={self.statuses}"
+            f"   p99 {self.percentile(99):>7.1f} ms"
+            f"   n={len(self.latencies)} statuses={self.statuses}"
         )
 
 

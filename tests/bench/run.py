@@ -167,7 +167,7 @@ async def _poller_phase(url: str, orders: int) -> tuple[float, int]:
     settings = Settings(database_url=url, poll_batch_size=1000, poll_concurrency=128,
                         poll_interval_seconds=3600)  # fmt: skip
     engine = make_engine(url, settings)
-    sessionmaker = make_sessionmaker(engine)
+
     async with engine.begin() as conn:
         await conn.execute(text("UPDATE orders SET status = 'COMPLETED', next_poll_at = NULL"))
         await conn.execute(
@@ -255,10 +255,14 @@ def main() -> None:
                "SMSGATE_DB_POOL_SIZE": "40", **INSTANT}  # fmt: skip
         print(f"smsgate bench: {CONNECTIONS} connections, {workers} server worker(s), "
               f"{os.cpu_count()} cores, sandbox in instant mode\n")  # fmt: skip
+        log = Path(tempfile.gettempdir()) / "smsgate-bench-server.log"
         with running_server(
-            env, Path(tempfile.gettempdir()), extra_args=["--workers", str(workers)]
+            env, Path(tempfile.gettempdir()), extra_args=["--workers", str(workers)], log_file=log
         ) as srv:
             results = asyncio.run(_http_phase(srv.base_url, tokens, readers, product_id))
+        errors = [line for line in log.read_text().splitlines() if "Error" in line]
+        if errors:
+            print(f"server log ({log}) has {len(errors)} error lines, last: {errors[-1][:300]}")
         for r in results:
             target = TARGETS.get(r.name)
             verdict = (

@@ -36,8 +36,13 @@ class Server:
 
 @contextmanager
 def running_server(
-    env: dict[str, str], cwd: Path, start_timeout: float = 60, extra_args: list[str] | None = None
+    env: dict[str, str],
+    cwd: Path,
+    start_timeout: float = 60,
+    extra_args: list[str] | None = None,
+    log_file: Path | None = None,
 ) -> Iterator[Server]:
+    """`log_file`: the server's stderr goes there (for long runs that would fill a pipe)."""
     port = free_port()
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("SMSGATE_", "DATABASE"))}
     full_env.update(env)
@@ -46,8 +51,8 @@ def running_server(
         [sys.executable, "-m", "app.cli", "serve", "--port", str(port), *(extra_args or [])],
         cwd=cwd,
         env=full_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE if log_file is None else subprocess.DEVNULL,
+        stderr=subprocess.PIPE if log_file is None else log_file.open("w"),
         text=True,
     )
     server = Server(process, f"http://127.0.0.1:{port}", cwd)

@@ -43,8 +43,9 @@ async def test_sdk_v1_catalog_and_balance(server: Server, factory: Factory) -> N
             assert page.page == 1 and page.limit == 3 and page.count >= 3
             prices = [p.price for p in page.products]
             assert all(isinstance(p, int) for p in prices) and prices == sorted(prices)[::-1]
-            assert all(p.catalog_product_id == page.products[0].catalog_product_id
-                       for p in page.products)
+            assert all(
+                p.catalog_product_id == page.products[0].catalog_product_id for p in page.products
+            )
 
             operators = client.v1.catalog.operators(
                 country_id=indonesia.id, platform_id=whatsapp.id
