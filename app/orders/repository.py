@@ -374,10 +374,10 @@ async def purge_idempotency(session: Db, before: datetime) -> int:
 async def schedule_release(
     session: Db, order_id: int, upstream_order_id: str, action: str, now: datetime
 ) -> None:
-    """Remember that a number must still be given back upstream (`cancel` or `finish`)."""
+    """Remember that the number of a FAILED order must still be given back upstream."""
     await session.execute(
         update(Order)
-        .where(Order.id == order_id)
+        .where(Order.id == order_id, Order.status == OrderStatus.FAILED)
         .values(
             upstream_order_id=func.coalesce(Order.upstream_order_id, upstream_order_id),
             release_action=action,

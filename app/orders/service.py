@@ -18,7 +18,7 @@ from app.kit import clock
 from app.ledger import service as ledger_service
 from app.orders import repository
 from app.orders.context import OrdersContext
-from app.orders.models import Reconcile
+from app.orders.models import LIVE_STATUSES, Reconcile
 from app.orders.routing import Candidate, Policy, RouteRequest, rank
 from app.orders.schemas import OrderCreate
 from app.providers.base import (
@@ -243,8 +243,11 @@ async def _leave_for_reconciler(ctx: OrdersContext, order_id: int) -> None:
 async def activate(
     ctx: OrdersContext, order_id: int, provider: Provider, purchase: Purchase, parent: Any | None
 ) -> Any | None:
-    """PENDING → ACTIVE with the number. None when the reconciler settled it meanwhile; then
-    the number is scheduled to be given back."""
+    """PENDING → ACTIVE with the number.
+
+    If the reconciler got to the order first (a very slow upstream): when it adopted this
+    very purchase the order is ours and is returned; when it refunded the order, None, and
+    the number is scheduled to be given back upstream."""
     now = clock.utcnow()
     caps = provider.capabilities
     async with ctx.autocommit.connect() as session:  # single statements
@@ -260,10 +263,18 @@ async def activate(
             next_poll_at=now + timedelta(seconds=ctx.settings.poll_interval_seconds),
         )
         if order is None:
-            await repository.schedule_release(
-                session, order_id, purchase.upstream_order_id, "cancel", now
-            )
-            return None
+            settled = await repository.get(session, order_id)
+            if (
+                settled is not None
+                and settled.status in LIVE_STATUSES
+                and settled.upstream_order_id == purchase.upstream_order_id
+            ):
+                order = settled  # adopted by the reconciler: the same number, charged once
+            else:
+                await repository.schedule_release(
+                    session, order_id, purchase.upstream_order_id, "cancel", now
+                )
+                return None
         await ctx.names.load(session, set(), {order.operator_id})
     return order
 

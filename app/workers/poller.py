@@ -91,11 +91,8 @@ class Poller:
         """Ask the upstream. Returns what goes into the round's batch; handles the rare
         cases (errors, expiry, the provider ending it) one by one and returns None."""
         provider = await self.ctx.provider_by_id(order.provider_id)
-        if provider is None:
-            await lifecycle.retry_later(self.ctx, order, "its provider is not enabled here")
-            return None
         now = clock.utcnow()
-        if order.expires_at is not None and now >= order.expires_at:
+        if provider is None or (order.expires_at is not None and now >= order.expires_at):
             await lifecycle.advance(self.ctx, order, provider)
             return None
         try:

@@ -252,7 +252,8 @@ def main() -> None:
         tokens, readers = tokens[:CONNECTIONS], tokens[CONNECTIONS:]
         env = {"DATABASE_URL": url, "SMSGATE_RUN_WORKERS": "false",
                "SMSGATE_BOOTSTRAP_DEMO": "false", "SMSGATE_LOG_LEVEL": "warning",
-               "SMSGATE_DB_POOL_SIZE": "40", **INSTANT}  # fmt: skip
+               "SMSGATE_DB_POOL_SIZE": str(max(10, 72 // workers)),
+               "SMSGATE_DB_MAX_OVERFLOW": "8", **INSTANT}  # fmt: skip
         print(f"smsgate bench: {CONNECTIONS} connections, {workers} server worker(s), "
               f"{os.cpu_count()} cores, sandbox in instant mode\n")  # fmt: skip
         log = Path(tempfile.gettempdir()) / "smsgate-bench-server.log"

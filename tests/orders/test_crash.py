@@ -179,3 +179,64 @@ async def test_killed_server_then_restart_settles_everything(
 async def _count(sessionmaker, status: str) -> int:
     async with sessionmaker() as session:
         return int(await session.scalar(select(func.count()).where(Order.status == status)) or 0)
+
+
+async def test_slow_purchase_adopted_by_the_reconciler_stays_the_clients(
+    client, factory, sessionmaker, sandbox, clock, orders_ctx, poller
+):
+    """The upstream answered after the reconciler had already adopted the same purchase:
+    the late activation returns the order (charged once), it does not give the number back."""
+    user, product = await _setup(factory, client)
+    order_id, offer = await _pending_order(orders_ctx, user.id, product["id"])
+    purchase = await sandbox.buy(offer.upstream_key, str(order_id))
+    clock.advance(31)
+    await poller.tick()  # the reconciler adopts it
+    late = await service.activate(orders_ctx, order_id, sandbox, purchase, None)
+    assert late is not None and late.status == "ACTIVE"
+    order, balance = await _state(sessionmaker, order_id, user.id)
+    assert order.status == "ACTIVE" and order.release_action is None
+    assert balance == 100_000 - product["price"]
+
+
+async def test_slow_purchase_after_a_refund_is_given_back(
+    client, factory, sessionmaker, sandbox, clock, orders_ctx, poller
+):
+    user, product = await _setup(factory, client)
+    order_id, offer = await _pending_order(orders_ctx, user.id, product["id"])
+    clock.advance(31)
+    await poller.tick()  # nothing upstream yet: refunded
+    purchase = await sandbox.buy(offer.upstream_key, str(order_id))  # ...then it lands
+    assert await service.activate(orders_ctx, order_id, sandbox, purchase, None) is None
+    order, balance = await _state(sessionmaker, order_id, user.id)
+    assert order.status == "FAILED" and order.release_action == "cancel"
+    assert balance == 100_000
+    clock.advance(121)  # past the sandbox's cancel window
+    await poller.tick()
+    order, _ = await _state(sessionmaker, order_id, user.id)
+    assert order.release_action is None
+    assert (await sandbox.status(purchase.upstream_order_id)).state.value in (
+        "canceled",
+        "finished",
+    )
+
+
+async def test_orders_of_a_disabled_provider_still_expire_and_refund(
+    client, factory, sessionmaker, sandbox, clock, orders_ctx, poller
+):
+    user, product = await _setup(factory, client)
+    created = await client.post(
+        "/v1/orders/create", json={"product_id": product["id"]}, headers=user.headers
+    )
+    order_id = created.json()["data"]["orders"][0]["id"]
+    removed = orders_ctx.providers.pop("sandbox")  # the operator turned it off
+    try:
+        clock.advance(60)
+        await poller.tick()  # not expired: retried later, nothing else
+        order, balance = await _state(sessionmaker, order_id, user.id)
+        assert order.status == "ACTIVE" and balance == 100_000 - product["price"]
+        clock.advance(1300)
+        await poller.tick()
+    finally:
+        orders_ctx.providers["sandbox"] = removed
+    order, balance = await _state(sessionmaker, order_id, user.id)
+    assert order.status == "EXPIRED" and balance == 100_000
