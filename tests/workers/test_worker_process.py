@@ -1,0 +1,89 @@
+"""`smsgate worker` as a real process: killed mid-round, its claimed orders wait out their
+lease and another worker finishes them, each SMS applied once; SIGINT stops it cleanly."""
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from app.orders.models import Order, OrderEvent
+from tests.e2e.server import ROOT
+
+
+def _worker(database_url: str, tmp: Path, **settings: str) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SMSGATE_", "DATABASE"))}
+    env.update({"DATABASE_URL": database_url, "PYTHONPATH": str(ROOT),
+                "SMSGATE_SANDBOX_SMS_DELAY_SECONDS": "0", "SMSGATE_POLL_INTERVAL_SECONDS": "0.2",
+                "SMSGATE_POLL_LEASE_SECONDS": "3", **settings})  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "worker"], cwd=tmp, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+async def _count(sessionmaker, *where) -> int:
+    async with sessionmaker() as session:
+        return int(await session.scalar(select(func.count()).select_from(Order).where(*where)) or 0)
+
+
+async def _wait_for(predicate, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not await predicate():
+        assert time.monotonic() < deadline, what
+        await asyncio.sleep(0.1)
+
+
+async def test_killed_worker_leaves_nothing_behind(
+    client, factory, sessionmaker, database_url, tmp_path
+):
+    await factory.sandbox_catalog()
+    user = await factory.account(balance=1_000_000)
+    product = (await client.get("/v1/catalog/products?limit=1", headers=user.headers)).json()
+    created = await client.post(
+        "/v1/orders/create", json={"product_id": product["data"][0]["id"], "quantity": 20},
+        headers=user.headers,
+    )  # fmt: skip
+    assert created.status_code == 200 and created.json()["data"]["failed_count"] == 0
+
+    # Every upstream call of the first worker hangs: it claims the orders, then dies.
+    first = _worker(database_url, tmp_path, SMSGATE_SANDBOX_LATENCY_MS="30000")
+    try:
+        now = func.now()
+
+        async def claimed() -> bool:
+            return await _count(sessionmaker, Order.locked_until > now) == 20
+
+        await _wait_for(claimed, 20, "the first worker never claimed the orders")
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert await _count(sessionmaker, Order.status == "ACTIVE") == 20
+
+    second = _worker(database_url, tmp_path)
+    try:
+
+        async def all_received() -> bool:
+            return await _count(sessionmaker, Order.status == "OTP_RECEIVED") == 20
+
+        await _wait_for(all_received, 30, "the second worker did not take over after the lease")
+        second.send_signal(signal.SIGINT)
+        assert second.wait(20) == 0, second.stderr.read() if second.stderr else ""
+    finally:
+        if second.poll() is None:
+            second.kill()
+    async with sessionmaker() as session:
+        per_order = (
+            await session.execute(
+                select(OrderEvent.order_id, func.count()).group_by(OrderEvent.order_id)
+            )
+        ).all()
+        revisions = set((await session.execute(select(Order.sms_revision))).scalars())
+    assert len(per_order) == 20 and all(n == 1 for _, n in per_order)
+    assert revisions == {1}
