@@ -6,14 +6,25 @@ import orjson
 from fastapi import APIRouter, Header, Path, Query
 from starlette.responses import Response
 
-from app.api.envelope import ERRORS, error_bytes, ok, success_bytes
+from app.api.envelope import ERRORS, Envelope, error_bytes, ok, success_bytes
 from app.deps import OrdersDep, PrincipalDep
 from app.errors import GatewayError
 from app.kit import clock
 from app.orders import actions, presenter, service
 from app.orders.context import OrdersContext
 from app.orders.idempotency import StoredResponse, check_key, request_hash, run_once
-from app.orders.schemas import OrderCreate, OrderReactivate, OrderRef
+from app.orders.schemas import (
+    ActiveOrderRead,
+    CancelRead,
+    CreateResultRead,
+    FinishRead,
+    OrderCreate,
+    OrderReactivate,
+    OrderRead,
+    OrderRef,
+    ReactivateOptionsRead,
+    ResendRead,
+)
 from app.orders.service import CreateResult
 
 router = APIRouter(prefix="/orders", tags=["orders"], responses=ERRORS)
@@ -46,7 +57,7 @@ async def _idempotent(
     return Response(stored.body, status_code=stored.status, media_type="application/json")
 
 
-@router.get("")
+@router.get("", responses={200: {"model": Envelope[list[OrderRead]]}})
 async def list_orders(
     principal: PrincipalDep,
     ctx: OrdersDep,
@@ -58,19 +69,19 @@ async def list_orders(
     return ok(await actions.list_orders(ctx, principal.account_id, status, limit, offset))
 
 
-@router.get("/active")
+@router.get("/active", responses={200: {"model": Envelope[list[ActiveOrderRead]]}})
 async def list_active_orders(principal: PrincipalDep, ctx: OrdersDep) -> Response:
     """ACTIVE and OTP_RECEIVED orders, newest first (compact, money-free)."""
     return ok(await actions.list_active(ctx, principal.account_id))
 
 
-@router.get("/{order_id}")
+@router.get("/{order_id}", responses={200: {"model": Envelope[OrderRead]}})
 async def get_order(principal: PrincipalDep, ctx: OrdersDep, order_id: OrderId) -> Response:
     """One order of the caller."""
     return ok(await actions.get(ctx, principal.account_id, order_id))
 
 
-@router.post("/create")
+@router.post("/create", responses={200: {"model": Envelope[CreateResultRead]}})
 async def create_order(
     principal: PrincipalDep,
     ctx: OrdersDep,
@@ -84,7 +95,7 @@ async def create_order(
     )  # fmt: skip
 
 
-@router.post("/cancel")
+@router.post("/cancel", responses={200: {"model": Envelope[CancelRead]}})
 async def cancel_order(principal: PrincipalDep, ctx: OrdersDep, body: OrderRef) -> Response:
     """Cancel an ACTIVE order without SMS; refunds it."""
     result = await actions.cancel(ctx, principal.account_id, body.id)
@@ -98,19 +109,19 @@ async def cancel_order(principal: PrincipalDep, ctx: OrdersDep, body: OrderRef) 
     )
 
 
-@router.post("/finish")
+@router.post("/finish", responses={200: {"model": Envelope[FinishRead]}})
 async def finish_order(principal: PrincipalDep, ctx: OrdersDep, body: OrderRef) -> Response:
     """Complete an order that received its SMS; releases the number."""
     return ok(await actions.finish(ctx, principal.account_id, body.id))
 
 
-@router.post("/resend")
+@router.post("/resend", responses={200: {"model": Envelope[ResendRead]}})
 async def resend_order(principal: PrincipalDep, ctx: OrdersDep, body: OrderRef) -> Response:
     """Ask for another SMS on the number."""
     return ok(await actions.resend(ctx, principal.account_id, body.id))
 
 
-@router.post("/reactivate")
+@router.post("/reactivate", responses={200: {"model": Envelope[CreateResultRead]}})
 async def reactivate_order(
     principal: PrincipalDep,
     ctx: OrdersDep,
@@ -124,7 +135,9 @@ async def reactivate_order(
     )  # fmt: skip
 
 
-@router.get("/{order_id}/reactivate-options")
+@router.get(
+    "/{order_id}/reactivate-options", responses={200: {"model": Envelope[ReactivateOptionsRead]}}
+)
 async def get_reactivate_options(
     principal: PrincipalDep, ctx: OrdersDep, order_id: OrderId
 ) -> Response:
