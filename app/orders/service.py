@@ -171,8 +171,9 @@ async def buy_one(
             continue
         order_id = await debit_pending(ctx, account_id, offer, parent)
         if order_id is None:
+            # Too dear for the balance; a later (cheaper) candidate may still fit.
             result.out_of_balance = True
-            return None
+            continue
         purchase: Purchase | None
         try:
             if parent is None:

@@ -153,3 +153,37 @@ async def test_idempotency_keys_are_purged_after_a_day(client, factory, sessionm
     assert again.status_code == 200
     async with sessionmaker() as session:
         assert len((await session.execute(select(Order.id))).all()) == 2
+
+
+async def test_a_preferred_offer_too_dear_for_the_balance_falls_back_to_a_cheaper_one(
+    client, factory, sessionmaker, sandbox, second_provider
+):
+    await factory.sandbox_catalog()
+    await sync_provider_catalogs(sessionmaker, {"other": second_provider})
+    async with sessionmaker() as session, session.begin():  # the preferred one is dearer
+        await session.execute(
+            text(
+                "UPDATE products SET price = price * 3 WHERE provider_id = "
+                "(SELECT id FROM providers WHERE code = 'other')"
+            )
+        )
+    probe = await factory.account(balance=0)
+    umbrella = await _umbrella(client, probe.headers)
+    tiers = (await client.get("/v1/catalog/products?limit=10000", headers=probe.headers)).json()
+    cheapest = min(t["price"] for t in tiers["data"] if t["catalog_product_id"] == umbrella)
+    user = await factory.account(balance=cheapest)  # enough for the cheapest tier only
+    body = {"catalog_product_id": umbrella, "prefer_provider": "other"}
+
+    response = await client.post("/v1/orders/create", json=body, headers=user.headers)
+    assert response.status_code == 200, response.text
+    order = response.json()["data"]["orders"][0]
+    assert order["amount"] == cheapest
+    assert await _provider_of(sessionmaker, order["id"]) == "sandbox"
+    balance = (await client.get("/v1/balance", headers=user.headers)).json()["data"]["balance"]
+    assert balance == 0
+    # Nothing affordable at all: 409 INSUFFICIENT_BALANCE, and no order left behind.
+    again = await client.post("/v1/orders/create", json=body, headers=user.headers)
+    assert again.status_code == 409 and again.json()["error"]["code"] == "INSUFFICIENT_BALANCE"
+    async with sessionmaker() as session:
+        orders = (await session.execute(select(Order.status))).scalars().all()
+    assert orders == ["ACTIVE"]
