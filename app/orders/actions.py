@@ -44,7 +44,7 @@ class CancelResult:
 
 async def get(ctx: OrdersContext, account_id: int, order_id: int) -> dict[str, Any]:
     async with ctx.autocommit.connect() as session:
-        order = await repository.get(session, order_id, account_id)
+        order = await repository.get_own(session, order_id, account_id)
         if order is None:
             raise NotFound(f"No order {order_id}.")
         await ctx.names.load(session, set(), {order.operator_id})
@@ -78,7 +78,7 @@ async def list_active(ctx: OrdersContext, account_id: int) -> list[dict[str, Any
 
 async def _own(ctx: OrdersContext, account_id: int, order_id: int) -> tuple[Any, Provider]:
     async with ctx.autocommit.connect() as session:
-        order = await repository.get(session, order_id, account_id)
+        order = await repository.get_own(session, order_id, account_id)
         if order is None:
             raise NotFound(f"No order {order_id}.")
         provider = await ctx.provider_for(session, order.provider_id)

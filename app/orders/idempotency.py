@@ -12,13 +12,11 @@ import hashlib
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.errors import IdempotencyKeyReused, RequestInProgress, field_error
-from app.kit import clock
+from app.kit import clock, pg
 from app.kit.json import dumps
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
@@ -42,18 +40,17 @@ def request_hash(canonical_body: bytes) -> bytes:
     return hashlib.sha256(canonical_body).digest()
 
 
-_CLAIM = text(
+_CLAIM = (
     "INSERT INTO idempotency_keys (account_id, scope, key, request_hash, created_at) "
-    "VALUES (:account_id, :scope, :key, :request_hash, :now) "
-    "ON CONFLICT DO NOTHING RETURNING key"
+    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING key"
 )
-_EXISTING = text(
+_EXISTING = (
     "SELECT request_hash, response_status, response_body FROM idempotency_keys "
-    "WHERE account_id = :account_id AND scope = :scope AND key = :key"
+    "WHERE account_id = $1 AND scope = $2 AND key = $3"
 )
-_SAVE = text(
-    "UPDATE idempotency_keys SET response_status = :status, response_body = :body, "
-    "completed_at = :now WHERE account_id = :account_id AND scope = :scope AND key = :key"
+_SAVE = (
+    "UPDATE idempotency_keys SET response_status = $4, response_body = $5, completed_at = $6 "
+    "WHERE account_id = $1 AND scope = $2 AND key = $3"
 )
 
 INTERNAL_ERROR_BODY = dumps(
@@ -72,13 +69,12 @@ async def run_once(
     """`autocommit` is an engine in AUTOCOMMIT mode: every statement here stands alone."""
     if key is None:
         return await work()
-    ident = {"account_id": account_id, "scope": scope, "key": key}
+    ident = (account_id, scope, key)
     async with autocommit.connect() as conn:
-        claimed = await conn.scalar(
-            _CLAIM, {**ident, "request_hash": body_hash, "now": clock.utcnow()}
-        )
+        claimed = await pg.fetchrow(conn, _CLAIM, *ident, body_hash, clock.utcnow())
         if claimed is None:
-            row = (await conn.execute(_EXISTING, ident)).one()
+            row = await pg.fetchrow(conn, _EXISTING, *ident)
+            assert row is not None  # keys are never deleted within their lifetime
             if row.request_hash != body_hash:
                 raise IdempotencyKeyReused()
             if row.response_status is None:
@@ -93,7 +89,8 @@ async def run_once(
     return response
 
 
-async def _save(autocommit: AsyncEngine, ident: dict[str, Any], response: StoredResponse) -> None:
-    params = {**ident, "status": response.status, "body": response.body, "now": clock.utcnow()}
+async def _save(
+    autocommit: AsyncEngine, ident: tuple[int, str, str], response: StoredResponse
+) -> None:
     async with autocommit.connect() as conn:
-        await conn.execute(_SAVE, params)
+        await pg.execute(conn, _SAVE, *ident, response.status, response.body, clock.utcnow())

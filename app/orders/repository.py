@@ -5,10 +5,12 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, func, insert, or_, select, text, update
+from sqlalchemy import Table, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.catalog.models import CatalogProduct, Product, Provider
 from app.db import Db
+from app.kit import pg
 from app.orders.models import (
     LIVE_STATUSES,
     PUBLIC_STATUSES,
@@ -52,38 +54,12 @@ ORDERS: Table = Order.__table__  # type: ignore[assignment]
 # statement per call costs more CPU than the database spends running it.
 _ORDER_COLS = [ORDERS.c[col.key] for col in ORDER_COLUMNS]
 
-_ACTIVATE = (
-    update(ORDERS)
-    .where(ORDERS.c.id == bindparam("p_id"), ORDERS.c.status == OrderStatus.PENDING.value)
-    .values(
-        status=OrderStatus.ACTIVE.value,
-        upstream_order_id=bindparam("p_upstream_order_id"),
-        phone_number=bindparam("p_phone_number"),
-        expires_at=bindparam("p_expires_at"),
-        cancel_available_at=bindparam("p_cancel_available_at"),
-        reactivatable=bindparam("p_reactivatable"),
-        next_poll_at=bindparam("p_next_poll_at"),
-        locked_until=None,
-        updated_at=bindparam("p_now"),
-    )
-    .returning(*_ORDER_COLS)
-)
-
 _GET_OWN = select(*_ORDER_COLS).where(
     ORDERS.c.id == bindparam("p_id"),
     ORDERS.c.account_id == bindparam("p_account_id"),
     ORDERS.c.status.in_([s.value for s in PUBLIC_STATUSES]),
 )
 _GET_ANY = select(*_ORDER_COLS).where(ORDERS.c.id == bindparam("p_id"))
-
-_LIST_LIVE = (
-    select(*_ORDER_COLS)
-    .where(
-        ORDERS.c.account_id == bindparam("p_account_id"),
-        ORDERS.c.status.in_([s.value for s in LIVE_STATUSES]),
-    )
-    .order_by(ORDERS.c.id.desc())
-)
 
 _LIST = (
     select(*_ORDER_COLS)
@@ -128,40 +104,73 @@ _OFFERS_OF_UMBRELLA = _OFFERS.where(
 # if it covers it), create the PENDING order, and write the ledger row that says so. The
 # invariants are ledger.service.post's: the guard is in the UPDATE, balance_after is the
 # balance the UPDATE produced, and the unique (order_id, kind) index allows one debit.
-_DEBIT_AND_INSERT = text(
-    """
+_DEBIT_AND_INSERT = """
     WITH account AS (
-        UPDATE accounts SET balance = balance - :amount, updated_at = :now
-        WHERE id = :account_id AND balance >= :amount
+        UPDATE accounts SET balance = balance - $1, updated_at = $2
+        WHERE id = $3 AND balance >= $1
         RETURNING id, balance
     ), new_order AS (
         INSERT INTO orders (account_id, product_id, catalog_product_id, provider_id,
                             operator_id, parent_order_id, status, amount, cost, phone_number,
                             reactivatable, created_at, updated_at, next_poll_at)
-        SELECT account.id, :product_id, :catalog_product_id, :provider_id, :operator_id,
-               :parent_order_id, 'PENDING', :amount, :cost, :phone_number, false,
-               :now, :now, :reconcile_at
+        SELECT account.id, $4, $5, $6, $7, $8, 'PENDING', $1, $9, $10, false, $2, $2, $11
         FROM account
         RETURNING id
     ), entry AS (
         INSERT INTO ledger_entries (account_id, kind, amount, balance_after, order_id,
                                     created_at)
-        SELECT account.id, 'order_debit', -:amount, account.balance, new_order.id, :now
+        SELECT account.id, 'order_debit', -$1::bigint, account.balance, new_order.id, $2
         FROM account, new_order
     )
     SELECT new_order.id AS order_id, account.balance AS balance FROM account, new_order
-    """
-)
+"""
 
 
-async def debit_and_insert_pending(session: Db, **values: Any) -> tuple[int, int] | None:
+async def debit_and_insert_pending(
+    conn: AsyncConnection,
+    *,
+    account_id: int,
+    product_id: int,
+    catalog_product_id: int,
+    provider_id: int,
+    operator_id: int | None,
+    parent_order_id: int | None,
+    amount: int,
+    cost: int,
+    phone_number: str | None,
+    now: datetime,
+    reconcile_at: datetime,
+) -> tuple[int, int] | None:
     """(order id, new balance), or None when the balance does not cover the amount."""
-    row = (await session.execute(_DEBIT_AND_INSERT, values)).first()
+    row = await pg.fetchrow(
+        conn, _DEBIT_AND_INSERT, amount, now, account_id, product_id, catalog_product_id,
+        provider_id, operator_id, parent_order_id, cost, phone_number, reconcile_at,
+    )  # fmt: skip
     return None if row is None else (int(row.order_id), int(row.balance))
 
 
+_COLUMN_LIST = ", ".join(col.key for col in ORDER_COLUMNS)
+_ACTIVATE_SQL = f"""
+    UPDATE orders SET status = 'ACTIVE', upstream_order_id = $2, phone_number = $3,
+        expires_at = $4, cancel_available_at = $5, reactivatable = $6, next_poll_at = $7,
+        locked_until = NULL, updated_at = $8
+    WHERE id = $1 AND status = 'PENDING'
+    RETURNING {_COLUMN_LIST}
+"""  # noqa: S608 (a fixed column list, no input)
+_GET_OWN_SQL = f"""
+    SELECT {_COLUMN_LIST} FROM orders
+    WHERE id = $1 AND account_id = $2
+      AND status IN ('ACTIVE', 'OTP_RECEIVED', 'COMPLETED', 'CANCELED', 'EXPIRED')
+"""  # noqa: S608
+_LIST_LIVE_SQL = f"""
+    SELECT {_COLUMN_LIST} FROM orders
+    WHERE account_id = $1 AND status IN ('ACTIVE', 'OTP_RECEIVED')
+    ORDER BY id DESC
+"""  # noqa: S608
+
+
 async def activate(
-    session: Db,
+    conn: AsyncConnection,
     order_id: int,
     *,
     upstream_order_id: str,
@@ -172,17 +181,10 @@ async def activate(
     reactivatable: bool,
     next_poll_at: datetime,
 ) -> Any | None:
-    params = {
-        "p_id": order_id,
-        "p_upstream_order_id": upstream_order_id,
-        "p_phone_number": phone_number,
-        "p_expires_at": expires_at,
-        "p_cancel_available_at": cancel_available_at,
-        "p_reactivatable": reactivatable,
-        "p_next_poll_at": next_poll_at,
-        "p_now": now,
-    }
-    return (await session.execute(_ACTIVATE, params)).first()
+    return await pg.fetchrow(
+        conn, _ACTIVATE_SQL, order_id, upstream_order_id, phone_number, expires_at,
+        cancel_available_at, reactivatable, next_poll_at, now,
+    )  # fmt: skip
 
 
 async def fail_pending(session: Db, order_id: int, reason: str, now: datetime) -> Any | None:
@@ -236,6 +238,11 @@ async def get(session: Db, order_id: int, account_id: int | None = None) -> Any 
     return (await session.execute(_GET_OWN, params)).first()
 
 
+async def get_own(conn: AsyncConnection, order_id: int, account_id: int) -> Any | None:
+    """`get` for an account on the read path (an AUTOCOMMIT connection, via the driver)."""
+    return await pg.fetchrow(conn, _GET_OWN_SQL, order_id, account_id)
+
+
 async def list_for_account(
     session: Db, account_id: int, status: str | None, limit: int, offset: int
 ) -> Sequence[Any]:
@@ -245,8 +252,8 @@ async def list_for_account(
     return (await session.execute(_LIST, params)).all()
 
 
-async def list_live(session: Db, account_id: int) -> Sequence[Any]:
-    return (await session.execute(_LIST_LIVE, {"p_account_id": account_id})).all()
+async def list_live(conn: AsyncConnection, account_id: int) -> Sequence[Any]:
+    return await pg.fetch(conn, _LIST_LIVE_SQL, account_id)
 
 
 async def insert_sms(session: Db, rows: list[dict[str, Any]]) -> None:
