@@ -1,6 +1,10 @@
 """The official `smscode` SDK against a real `smsgate serve` process on loopback."""
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -8,7 +12,7 @@ import pytest
 from smscode import SmscodeClient
 from smscode.errors import NotFoundError, UnauthorizedError, ValidationError
 
-from tests.e2e.server import Server, running_server
+from tests.e2e.server import ROOT, Server, running_server
 from tests.factories import Factory
 
 
@@ -84,10 +88,21 @@ def test_make_run_experience(tmp_path: Path) -> None:
             first_ids = [p.id for p in client.v1.catalog.products(limit=10_000).products]
             assert first_ids
             assert client.v1.catalog.exchange_rate().rate > 0
+        # A CLI command next to the running server joins its embedded Postgres...
+        made = _cli(tmp_path, env, "accounts", "create", "side-by-side", "--balance", "7")
+        assert made.returncode == 0, made.stderr
+        side_token = json.loads(made.stdout)["token"]
+        with SmscodeClient(token=side_token, base_url=srv.base_url) as client:
+            assert client.v1.balance.get().balance == 7
+        assert _embedded_postgres_running(tmp_path / "data" / "postgres")  # not stopped by it
         assert srv.stop() == 0
         log = srv.process.stderr.read()  # type: ignore[union-attr]
         assert token in log and str(token_file) in log
     assert oct(token_file.stat().st_mode & 0o777) == "0o600"
+    assert not _embedded_postgres_running(tmp_path / "data" / "postgres")
+    # ...and alone it starts the server itself, and stops it again when done.
+    audited = _cli(tmp_path, env, "audit")
+    assert audited.returncode == 0 and json.loads(audited.stdout)["accounts"] == 2
     assert not _embedded_postgres_running(tmp_path / "data" / "postgres")
 
     with running_server(env, tmp_path) as srv:
@@ -96,6 +111,15 @@ def test_make_run_experience(tmp_path: Path) -> None:
         srv.stop()
         assert token not in srv.process.stderr.read()  # type: ignore[union-attr]
     assert not _embedded_postgres_running(tmp_path / "data" / "postgres")
+
+
+def _cli(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    full = {k: v for k, v in os.environ.items() if not k.startswith(("SMSGATE_", "DATABASE"))}
+    full.update(env, PYTHONPATH=str(ROOT))
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args], cwd=cwd, env=full, capture_output=True,
+        text=True, timeout=60,
+    )  # fmt: skip
 
 
 def _embedded_postgres_running(pgdata: Path) -> bool:
