@@ -87,6 +87,10 @@ class RateLimitExceeded(GatewayError):
     code, status, message = "RATE_LIMIT_EXCEEDED", 429, "Rate limit exceeded."
 
 
+class FxRateUnavailable(GatewayError):
+    code, status, message = "FX_RATE_UNAVAILABLE", 503, "No USD/IDR exchange rate is set."
+
+
 class ServiceUnavailable(GatewayError):
     code, status, message = "SERVICE_UNAVAILABLE", 503, "Service unavailable."
 

@@ -13,6 +13,7 @@ from app.catalog.models import (
 from app.db import Base
 from app.ledger.models import Account, LedgerEntry
 from app.orders.models import IdempotencyKey, Order, OrderEvent, OrderSms
+from app.webhooks.models import WebhookConfig
 
 __all__ = [
     "Account",
@@ -30,4 +31,5 @@ __all__ = [
     "Product",
     "Provider",
     "Service",
+    "WebhookConfig",
 ]

@@ -1,6 +1,7 @@
 from fastapi import APIRouter
 
-from app.api import v1
+from app.api import v1, v2
 
 router = APIRouter()
 router.include_router(v1.router)
+router.include_router(v2.router)

@@ -18,6 +18,7 @@ from app.catalog.models import (
     Provider,
     Service,
 )
+from app.db import Db
 from app.kit.clock import utcnow
 
 Ts = TypeVarTuple("Ts")
@@ -134,7 +135,7 @@ async def list_operator_choices(
     return specific, len(specific) < len(rows)
 
 
-async def get_rate(session: AsyncSession, pair: str) -> Any | None:
+async def get_rate(session: Db, pair: str) -> Any | None:
     stmt = select(
         ExchangeRate.pair,
         ExchangeRate.base_currency,

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalog import repository
+from app.db import Db
 from app.errors import NotFound, field_error
 
 DEFAULT_SORT = "price_asc"
@@ -117,7 +118,7 @@ def parse_rate(value: str) -> Decimal:
     return rate
 
 
-async def exchange_rate(session: AsyncSession, pair: str | None) -> Rate:
+async def exchange_rate(session: Db, pair: str | None) -> Rate:
     base, quote = parse_pair(pair)
     row = await repository.get_rate(session, f"{base}/{quote}")
     if row is None:

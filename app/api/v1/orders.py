@@ -1,18 +1,16 @@
 """/v1/orders: reads, create (idempotent), cancel, finish, resend, reactivate."""
 
-from typing import Annotated, Any
+from typing import Annotated
 
-import orjson
-from fastapi import APIRouter, Header, Path, Query
+from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
 
-from app.api.envelope import ERRORS, Envelope, error_bytes, ok, success_bytes
+from app.api.envelope import ERRORS, Envelope, ok, success_bytes
+from app.api.idempotent import IdempotencyKey, respond_once
 from app.deps import OrdersDep, PrincipalDep
-from app.errors import GatewayError
 from app.kit import clock
 from app.orders import actions, presenter, service
 from app.orders.context import OrdersContext
-from app.orders.idempotency import StoredResponse, check_key, request_hash, run_once
 from app.orders.schemas import (
     ActiveOrderRead,
     CancelRead,
@@ -29,8 +27,10 @@ from app.orders.service import CreateResult
 
 router = APIRouter(prefix="/orders", tags=["orders"], responses=ERRORS)
 
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=256)]
 OrderId = Annotated[int, Path(ge=1, le=2**62)]
+Limit = Annotated[int, Query(ge=1, le=100)]
+Offset = Annotated[int, Query(ge=0, le=10_000_000)]
+StatusFilter = Annotated[str | None, Query(max_length=32)]
 
 
 def _created(ctx: OrdersContext, result: CreateResult) -> bytes:
@@ -39,31 +39,13 @@ def _created(ctx: OrdersContext, result: CreateResult) -> bytes:
     return success_bytes({"orders": orders, "failed_count": result.failed_count})
 
 
-async def _idempotent(
-    ctx: OrdersContext, account_id: int, scope: str, key: str | None, body: Any, work: Any
-) -> Response:
-    key = check_key(key)
-    canonical = orjson.dumps(body.model_dump(), option=orjson.OPT_SORT_KEYS)
-
-    async def outcome() -> StoredResponse:
-        try:
-            return StoredResponse(200, _created(ctx, await work()))
-        except GatewayError as exc:
-            return StoredResponse(exc.status, error_bytes(exc))
-
-    stored = await run_once(
-        ctx.autocommit, account_id, scope, key, request_hash(canonical), outcome
-    )
-    return Response(stored.body, status_code=stored.status, media_type="application/json")
-
-
 @router.get("", responses={200: {"model": Envelope[list[OrderRead]]}})
 async def list_orders(
     principal: PrincipalDep,
     ctx: OrdersDep,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-    status: Annotated[str | None, Query(max_length=32)] = None,
+    limit: Limit = 20,
+    offset: Offset = 0,
+    status: StatusFilter = None,
 ) -> Response:
     """The caller's orders, newest first."""
     return ok(await actions.list_orders(ctx, principal.account_id, status, limit, offset))
@@ -89,9 +71,9 @@ async def create_order(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Buy numbers: an exact tier (product_id) or routed (catalog_product_id)."""
-    return await _idempotent(
+    return await respond_once(
         ctx, principal.account_id, "v1:create", idempotency_key, body,
-        lambda: service.create(ctx, principal.account_id, body),
+        lambda: service.create(ctx, principal.account_id, body), lambda r: _created(ctx, r),
     )  # fmt: skip
 
 
@@ -129,9 +111,10 @@ async def reactivate_order(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Buy another code on the number of a COMPLETED order."""
-    return await _idempotent(
+    return await respond_once(
         ctx, principal.account_id, "v1:reactivate", idempotency_key, body,
         lambda: actions.reactivate(ctx, principal.account_id, body.id, body.max_price),
+        lambda r: _created(ctx, r),
     )  # fmt: skip
 
 
