@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     # A PENDING order older than this is assumed orphaned by a crash and reconciled.
     reconcile_after_seconds: float = Field(default=30.0, gt=0)
     idempotency_ttl_hours: int = Field(default=24, ge=24)
+    # Numbers of one create request bought at the same time (quantity up to 100).
+    purchase_concurrency: int = Field(default=8, ge=1, le=100)
     # Seconds a product's offers are cached per process on the create path (0 = off).
     # A price or stock change reaches creates within this time; a sold-out tier is
     # caught by the upstream's refusal and the next candidate is tried.

@@ -1,6 +1,7 @@
 """Creating orders: route, then for each number debit → buy (no transaction open) → activate,
 or fail and refund. Money moves only in short transactions around the upstream call."""
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -135,15 +136,19 @@ async def create(ctx: OrdersContext, account_id: int, body: OrderCreate) -> Crea
     # Providers that cannot sell at all now (our key or funds); skipped for the rest of the
     # request. A refused or failed tier is tried again for the next number: stock moves.
     dead: set[str] = set()
-    for _ in range(body.quantity):
-        order = await buy_one(ctx, account_id, offers, dead, result)
-        if order is not None:
-            result.orders.append(order)
-        else:
-            result.failed_count += 1
+    # Numbers are bought a few at a time, so quantity 100 is not 100 upstream round trips
+    # in a row; once one fails for want of balance, the ones not started are not tried.
+    in_flight = asyncio.Semaphore(ctx.settings.purchase_concurrency)
+
+    async def one() -> Any | None:
+        async with in_flight:
             if result.out_of_balance:
-                result.failed_count += body.quantity - len(result.orders) - result.failed_count
-                break
+                return None
+            return await buy_one(ctx, account_id, offers, dead, result)
+
+    bought = await asyncio.gather(*(one() for _ in range(body.quantity)))
+    result.orders = [order for order in bought if order is not None]
+    result.failed_count = body.quantity - len(result.orders)
     if not result.orders:
         if result.out_of_balance:
             raise InsufficientBalance()
@@ -163,6 +168,7 @@ async def buy_one(
     *,
     parent: Any | None = None,
 ) -> Any | None:
+    short = False
     for offer in offers:
         if offer.candidate.provider_code in dead:
             continue
@@ -171,8 +177,7 @@ async def buy_one(
             continue
         order_id = await debit_pending(ctx, account_id, offer, parent)
         if order_id is None:
-            # Too dear for the balance; a later (cheaper) candidate may still fit.
-            result.out_of_balance = True
+            short = True  # too dear for the balance; a later, cheaper candidate may fit
             continue
         purchase: Purchase | None
         try:
@@ -202,6 +207,8 @@ async def buy_one(
         if order is not None:
             return order
         result.errors.append(f"{offer.candidate.provider_code}: order {order_id} settled elsewhere")
+    if short:
+        result.out_of_balance = True
     return None
 
 

@@ -193,3 +193,50 @@ async def test_pollers_in_parallel_deliver_each_sms_once(
         revisions = (await session.execute(select(Order.sms_revision))).scalars().all()
     assert len(per_order) == 100 and all(count == 1 for _, count in per_order)
     assert set(revisions) == {1}
+
+
+async def test_a_large_quantity_is_bought_a_few_at_a_time(client, factory, sandbox, orders_ctx):
+    """Purchases of one request overlap (bounded by SMSGATE_PURCHASE_CONCURRENCY), so a slow
+    upstream does not make quantity 100 take 100 round trips in a row."""
+    sandbox.settings = dataclasses.replace(sandbox.settings, latency_ms=20)
+    await factory.sandbox_catalog()
+    user = await factory.account(balance=10_000_000)
+    product = await _cheapest_product(client, user.headers)
+    in_flight = peak = 0
+    original = sandbox.buy
+
+    async def counting_buy(upstream_key: str, reference: str):
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        try:
+            return await original(upstream_key, reference)
+        finally:
+            in_flight -= 1
+
+    sandbox.buy = counting_buy  # type: ignore[method-assign]
+    try:
+        response = await client.post(
+            "/v1/orders/create", json={"product_id": product["id"], "quantity": 40},
+            headers=user.headers,
+        )  # fmt: skip
+    finally:
+        sandbox.buy = original  # type: ignore[method-assign]
+    body = response.json()["data"]
+    assert response.status_code == 200 and len(body["orders"]) == 40 and body["failed_count"] == 0
+    assert len({o["id"] for o in body["orders"]}) == 40
+    assert peak == orders_ctx.settings.purchase_concurrency  # overlapping, and bounded
+
+
+async def test_quantity_beyond_the_balance_creates_what_it_covers(client, factory, sessionmaker):
+    await factory.sandbox_catalog()
+    probe = await factory.account(balance=0)
+    product = await _cheapest_product(client, probe.headers)
+    user = await factory.account(balance=7 * product["price"] + product["price"] // 2)
+    response = await client.post(
+        "/v1/orders/create", json={"product_id": product["id"], "quantity": 30},
+        headers=user.headers,
+    )  # fmt: skip
+    body = response.json()["data"]
+    assert len(body["orders"]) == 7 and body["failed_count"] == 23
+    await _audit_ok(sessionmaker)
