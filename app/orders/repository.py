@@ -12,7 +12,6 @@ from app.catalog.models import CatalogProduct, Product, Provider
 from app.db import Db
 from app.kit import pg
 from app.orders.models import (
-    LIVE_STATUSES,
     PUBLIC_STATUSES,
     IdempotencyKey,
     Order,
@@ -362,12 +361,6 @@ async def claim_releases(session: Db, now: datetime, lease: timedelta, limit: in
         )  # fmt: skip
     )
     return (await session.execute(stmt)).all()
-
-
-async def oldest_due(session: Db) -> datetime | None:
-    return await session.scalar(
-        select(func.min(Order.next_poll_at)).where(Order.status.in_(LIVE_STATUSES))
-    )
 
 
 # --- idempotency ------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.orders.models import Order, OrderEvent
 from tests.e2e.server import ROOT
@@ -50,15 +50,24 @@ async def test_killed_worker_leaves_nothing_behind(
     )  # fmt: skip
     assert created.status_code == 200 and created.json()["data"]["failed_count"] == 0
 
+    async with sessionmaker() as session, session.begin():  # all due in the first round
+        await session.execute(update(Order).values(next_poll_at=func.now()))
     # Every upstream call of the first worker hangs: it claims the orders, then dies.
     first = _worker(database_url, tmp_path, SMSGATE_SANDBOX_LATENCY_MS="30000")
     try:
-        now = func.now()
-
+        # A claim sets locked_until; a worker that dies never clears it (its lease is
+        # 3 s, so "still leased" would be a window the check could miss).
         async def claimed() -> bool:
-            return await _count(sessionmaker, Order.locked_until > now) == 20
+            return await _count(sessionmaker, Order.locked_until.is_not(None)) == 20
 
-        await _wait_for(claimed, 20, "the first worker never claimed the orders")
+        try:
+            await _wait_for(claimed, 20, "the first worker never claimed the orders")
+        except AssertionError:
+            first.kill()
+            raise AssertionError(
+                f"claimed {await _count(sessionmaker, Order.locked_until.is_not(None))}; "
+                f"worker said: {first.stderr.read() if first.stderr else ''}"
+            ) from None
         os.kill(first.pid, signal.SIGKILL)
         first.wait(10)
     finally:
