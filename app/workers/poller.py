@@ -16,6 +16,7 @@ from app.orders import lifecycle, repository
 from app.orders.actions import release
 from app.orders.context import OrdersContext
 from app.orders.models import OrderStatus
+from app.orders.service import fail_and_refund
 from app.providers.base import UpstreamError, UpstreamState, UpstreamStatus
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,10 @@ class Poller:
     async def _reconcile(self, order: Any) -> None:
         provider = await self.ctx.provider_by_id(order.provider_id)
         if provider is None:
-            await lifecycle.retry_later(self.ctx, order, "its provider is not enabled here")
+            # Nobody can tell whether the purchase happened: the client's money is not held
+            # hostage to that. A number bought after all is our loss, not the client's.
+            log.warning("order %s: PENDING with its provider disabled; refunding", order.id)
+            await fail_and_refund(self.ctx, order.id, "its provider was disabled")
             return
         await lifecycle.reconcile(self.ctx, order, provider)
 
@@ -108,7 +112,11 @@ class Poller:
     async def _release(self, row: Any) -> None:
         provider = await self.ctx.provider_by_id(row.provider_id)
         if provider is None or row.upstream_order_id is None:
-            async with self.ctx.engine.begin() as session:
+            log.warning(
+                "order %s: cannot give number %s back, its provider is disabled",
+                row.id, row.upstream_order_id,
+            )  # fmt: skip
+            async with self.ctx.autocommit.connect() as session:
                 await repository.release_done(session, row.id)
             return
         await release(self.ctx, row.id, provider, row.upstream_order_id, row.release_action)

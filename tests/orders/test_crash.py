@@ -240,3 +240,18 @@ async def test_orders_of_a_disabled_provider_still_expire_and_refund(
         orders_ctx.providers["sandbox"] = removed
     order, balance = await _state(sessionmaker, order_id, user.id)
     assert order.status == "EXPIRED" and balance == 100_000
+
+
+async def test_a_pending_order_of_a_disabled_provider_is_refunded(
+    client, factory, sessionmaker, clock, orders_ctx, poller
+):
+    user, product = await _setup(factory, client)
+    order_id, _ = await _pending_order(orders_ctx, user.id, product["id"])
+    removed = orders_ctx.providers.pop("sandbox")
+    try:
+        clock.advance(31)
+        await poller.tick()
+    finally:
+        orders_ctx.providers["sandbox"] = removed
+    order, balance = await _state(sessionmaker, order_id, user.id)
+    assert order.status == "FAILED" and balance == 100_000
