@@ -79,9 +79,9 @@ async def list_active(ctx: OrdersContext, account_id: int) -> list[dict[str, Any
 async def _own(ctx: OrdersContext, account_id: int, order_id: int) -> tuple[Any, Provider]:
     async with ctx.autocommit.connect() as session:
         order = await repository.get_own(session, order_id, account_id)
-        if order is None:
-            raise NotFound(f"No order {order_id}.")
-        provider = await ctx.provider_for(session, order.provider_id)
+    if order is None:
+        raise NotFound(f"No order {order_id}.")
+    provider = await ctx.provider_by_id(order.provider_id)
     if provider is None:
         raise ProviderError("The order's provider is not enabled on this gateway.")
     return order, provider
@@ -141,13 +141,15 @@ async def finish(ctx: OrdersContext, account_id: int, order_id: int) -> dict[str
              "updated_at": now},
             account_id=account_id,
         )  # fmt: skip
-        if done is None:
-            current = await repository.get(session, order_id, account_id)
-            if current is None:
-                raise NotFound(f"No order {order_id}.")
-            raise Conflict(f"Order {order_id} is {current.status} and cannot be finished.")
-        await events.record(session, ctx.names, now, [(EventType.COMPLETED, done)])
-        provider = await ctx.provider_for(session, done.provider_id)
+        if done is not None:
+            await events.record(session, ctx.names, now, [(EventType.COMPLETED, done)])
+    if done is None:
+        async with ctx.autocommit.connect() as session:
+            current = await repository.get_own(session, order_id, account_id)
+        if current is None:
+            raise NotFound(f"No order {order_id}.")
+        raise Conflict(f"Order {order_id} is {current.status} and cannot be finished.")
+    provider = await ctx.provider_by_id(done.provider_id)
     if provider is not None:
         await release(ctx, done.id, provider, done.upstream_order_id, "finish")
     return {"order_id": order_id, "status": OrderStatus.COMPLETED.value}

@@ -6,11 +6,10 @@ from typing import Any
 
 from cachetools import TTLCache
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.catalog.models import Provider as ProviderRow
 from app.config import Settings
-from app.db import Db, make_sessionmaker
 from app.orders.names import CatalogNames
 from app.providers.base import Provider
 
@@ -35,26 +34,16 @@ class OrdersContext:
         return self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @property
-    def sessionmaker(self) -> async_sessionmaker[AsyncSession]:
-        return make_sessionmaker(self.engine)
-
-    @property
     def provider_codes(self) -> tuple[str, ...]:
         return tuple(self.providers)
 
     async def provider_by_id(self, provider_id: int) -> Provider | None:
-        """Like provider_for, touching the database only on a cache miss."""
-        code = self._codes_by_id.get(provider_id)
-        if code is not None:
-            return self.providers.get(code)
-        async with self.autocommit.connect() as conn:
-            return await self.provider_for(conn, provider_id)
-
-    async def provider_for(self, session: Db, provider_id: int) -> Provider | None:
-        """The adapter of a providers-table id (None when it is not enabled here)."""
+        """The adapter of a providers-table id (None when it is not enabled here). The id →
+        code map is cached; the database is read only for an id not seen yet."""
         code = self._codes_by_id.get(provider_id)
         if code is None:
-            rows = await session.execute(select(ProviderRow.id, ProviderRow.code))
+            async with self.autocommit.connect() as conn:
+                rows = await conn.execute(select(ProviderRow.id, ProviderRow.code))
             self._codes_by_id = {pid: c for pid, c in rows}
             code = self._codes_by_id.get(provider_id)
         return self.providers.get(code) if code else None

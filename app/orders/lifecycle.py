@@ -68,17 +68,23 @@ async def retry_later(ctx: OrdersContext, order: Any, why: str) -> None:
         )
 
 
-async def advance(ctx: OrdersContext, order: Any, provider: Provider | None) -> None:
-    """Poll a live order once: new SMS in, expiry applied, next poll scheduled.
+async def advance(
+    ctx: OrdersContext,
+    order: Any,
+    provider: Provider | None,
+    status: UpstreamStatus | None = None,
+) -> None:
+    """Poll a live order once (or use the `status` the caller already has): new SMS in,
+    expiry applied, next poll scheduled.
 
     Without a provider (disabled since the purchase) or with a failing one, the order
     still expires on time: the client's money never waits on an upstream."""
     now = clock.utcnow()
-    status: UpstreamStatus | None = None
     try:
         if provider is None:
             raise UpstreamError("its provider is not enabled here")
-        status = await provider.status(order.upstream_order_id)
+        if status is None:
+            status = await provider.status(order.upstream_order_id)
     except UpstreamError as exc:
         if order.expires_at is None or now < order.expires_at:
             await retry_later(ctx, order, f"status: {exc.message}")

@@ -53,11 +53,6 @@ ORDERS: Table = Order.__table__  # type: ignore[assignment]
 # statement per call costs more CPU than the database spends running it.
 _ORDER_COLS = [ORDERS.c[col.key] for col in ORDER_COLUMNS]
 
-_GET_OWN = select(*_ORDER_COLS).where(
-    ORDERS.c.id == bindparam("p_id"),
-    ORDERS.c.account_id == bindparam("p_account_id"),
-    ORDERS.c.status.in_([s.value for s in PUBLIC_STATUSES]),
-)
 _GET_ANY = select(*_ORDER_COLS).where(ORDERS.c.id == bindparam("p_id"))
 
 _LIST = (
@@ -229,16 +224,13 @@ async def transition(
     return (await session.execute(stmt)).first()
 
 
-async def get(session: Db, order_id: int, account_id: int | None = None) -> Any | None:
-    """One order; with `account_id`, only that account's and only in public statuses."""
-    if account_id is None:
-        return (await session.execute(_GET_ANY, {"p_id": order_id})).first()
-    params = {"p_id": order_id, "p_account_id": account_id}
-    return (await session.execute(_GET_OWN, params)).first()
+async def get(session: Db, order_id: int) -> Any | None:
+    """One order, whoever's and in whatever status (internal use)."""
+    return (await session.execute(_GET_ANY, {"p_id": order_id})).first()
 
 
 async def get_own(conn: AsyncConnection, order_id: int, account_id: int) -> Any | None:
-    """`get` for an account on the read path (an AUTOCOMMIT connection, via the driver)."""
+    """One order of an account, in a public status (an AUTOCOMMIT connection, via the driver)."""
     return await pg.fetchrow(conn, _GET_OWN_SQL, order_id, account_id)
 
 

@@ -105,7 +105,7 @@ class Poller:
             await lifecycle.retry_later(self.ctx, order, f"status: {exc.message}")
             return None
         if status.state is UpstreamState.CANCELED:
-            await lifecycle.advance(self.ctx, order, provider)
+            await lifecycle.advance(self.ctx, order, provider, status)
             return None
         return order, status
 

@@ -20,7 +20,7 @@ from tests.e2e.server import running_server
 
 async def _pending_order(orders_ctx, account_id: int, product_id: int) -> tuple[int, service.Offer]:
     """Phase one of a create, then 'crash': the order stays PENDING, the money is taken."""
-    async with orders_ctx.sessionmaker() as session:
+    async with orders_ctx.autocommit.connect() as session:
         [offer] = await service.resolve_offers(
             orders_ctx, session, OrderCreate(product_id=product_id)
         )
@@ -92,7 +92,7 @@ async def test_late_purchase_of_a_failed_item_is_released(
     number goes back upstream and the money back to the client."""
     user, product = await _setup(factory, client)
     sandbox.fail_next = ["timeout", "timeout"]  # the request and its in-request look-up...
-    async with orders_ctx.sessionmaker() as session:
+    async with orders_ctx.autocommit.connect() as session:
         [offer] = await service.resolve_offers(
             orders_ctx, session, OrderCreate(product_id=product["id"])
         )

@@ -3,7 +3,7 @@
 Requests carry `max_price`/`min_price` as USD decimal strings: max is floored and min
 ceiled to IDR (never more permissive than asked). Money-free endpoints are /v1's own."""
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
@@ -31,17 +31,11 @@ for path, endpoint, method in (
 UsdAmount = Annotated[StrictStr, Field(max_length=32, examples=["0.50"])]
 
 
-class OrderCreateUsd(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class OrderCreateUsd(OrderCreate):
+    """The /v1 body with `max_price`/`min_price` as USD decimal strings."""
 
-    product_id: Id | None = None
-    catalog_product_id: Id | None = None
-    quantity: Annotated[int, Field(ge=1, le=100, strict=True)] = 1
-    max_price: UsdAmount | None = None
-    min_price: UsdAmount | None = None
-    prefer_provider: Annotated[StrictStr, Field(min_length=1, max_length=64)] | None = None
-    policy: Literal["cheapest", "best_success"] | None = None
-    operator_id: Id | None = None
+    max_price: UsdAmount | None = None  # type: ignore[assignment]
+    min_price: UsdAmount | None = None  # type: ignore[assignment]
 
     def in_idr(self, fx: Fx) -> OrderCreate:
         limits = {
