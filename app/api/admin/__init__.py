@@ -1,0 +1,17 @@
+"""The operators' API under /admin: authenticated by SMSGATE_ADMIN_TOKEN only.
+
+Each area is a module with its own router, included here; every route depends on
+`require_admin`, so an account token (or none) never reaches a handler.
+"""
+
+from fastapi import APIRouter, Depends
+
+from app.api.admin.auth import require_admin
+
+router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin)])
+
+
+@router.get("/whoami")
+async def whoami() -> dict[str, object]:
+    """A cheap way for ops to check the admin token."""
+    return {"data": {"role": "admin"}}
