@@ -7,11 +7,13 @@ Each area is a module with its own router, included here; every route depends on
 from fastapi import APIRouter, Depends
 
 from app.api.admin.auth import require_admin
+from app.api.envelope import ok
+from app.kit.json import JSONResponse
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin)])
 
 
 @router.get("/whoami")
-async def whoami() -> dict[str, object]:
+async def whoami() -> JSONResponse:
     """A cheap way for ops to check the admin token."""
-    return {"data": {"role": "admin"}}
+    return ok({"role": "admin"})
