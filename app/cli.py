@@ -99,11 +99,12 @@ def serve(
     """Migrate, load provider catalogs, then serve the API."""
     import uvicorn
 
-    from app import bootstrap, migrate
+    from app import bootstrap, migrate, serving
     from app.db import make_engine, make_sessionmaker
     from app.providers.registry import build_providers
 
     settings = load_settings()
+    logging_args = serving.prepare(settings)
     url = database_url(settings)
     migrate.upgrade(url)
 
@@ -136,6 +137,7 @@ def serve(
         log_level=settings.log_level,
         proxy_headers=False,
         server_header=False,
+        **logging_args,
     )
 
 

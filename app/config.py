@@ -2,7 +2,7 @@
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -36,6 +36,18 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
     log_level: str = "info"
+
+    # --- Observability ---
+    # json | console | auto (console when stderr is a terminal, else one JSON object a line).
+    log_format: Literal["auto", "json", "console"] = "auto"
+    # Bearer token /metrics asks for; unset = /metrics is open (scraped from inside).
+    metrics_token: SecretStr | None = None
+    # The database-derived gauges (orders, lag, outbox, ledger) are re-read at most this often.
+    metrics_db_cache_seconds: float = Field(default=5.0, ge=0, le=300)
+    # /readyz remembers its database check this long; a stalled poller is "not ready" after
+    # this many seconds without a sign of life.
+    readyz_cache_seconds: float = Field(default=2.0, ge=0, le=60)
+    worker_stale_seconds: float = Field(default=60.0, gt=0)
 
     max_body_bytes: int = Field(default=1_048_576, ge=1)
     # How long a token lookup is cached in one process. Revocation reaches other

@@ -12,7 +12,11 @@ from app.auth.service import TokenAuthenticator
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.errors import install_handlers
-from app.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from app.health import Readiness
+from app.logs import configure_logging
+from app.metrics import process_exiting
+from app.metrics_db import SnapshotCache
+from app.middleware import AccessMiddleware, BodyLimitMiddleware, RequestIdMiddleware
 from app.orders.context import OrdersContext
 from app.providers.registry import build_providers
 from app.workers.poller import Poller
@@ -20,6 +24,7 @@ from app.workers.poller import Poller
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    configure_logging(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -37,6 +42,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async with httpx.AsyncClient(timeout=httpx.Timeout(10.0)) as http:
             app.state.http = http
             task = asyncio.create_task(poller.run()) if poller else None
+            app.state.readiness = Readiness(engine, settings, poller, task)
+            app.state.metrics_db = SnapshotCache(engine, settings.metrics_db_cache_seconds)
             try:
                 yield
             finally:
@@ -44,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     poller.stop()
                     await task
                 await engine.dispose()
+                process_exiting()
 
     app = FastAPI(
         title="smsgate",
@@ -54,7 +62,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_handlers(app)
     app.include_router(api.router)
-    # Outermost first: the request id is on every response, including a 413.
+    # Added innermost first: the access log sees every answer (a 413, the last-resort 500),
+    # and the request id is on every response.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(AccessMiddleware)
     return app

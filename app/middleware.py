@@ -1,17 +1,74 @@
-"""Pure ASGI middleware: request ids and the body-size limit (both before any handler runs)."""
+"""Pure ASGI middleware: the access log and request metrics, request ids, the body-size
+limit (all before any handler runs)."""
 
 import logging
 import re
+import time
 import uuid
 from collections.abc import MutableMapping
 from typing import Any
 
+import structlog
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app import metrics
 from app.errors import PayloadTooLarge, error_response
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
+access_log = structlog.get_logger("smsgate.access")
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# Probes and scrapes arrive every few seconds: their lines are debug, not info.
+_QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+class AccessMiddleware:
+    """Outermost: one metrics observation and one log line per HTTP request, with the
+    request id, the account (set by authentication), the route template (never the raw
+    path or query string), method, status and duration — whatever answered: a handler,
+    the 413 limit or the last-resort 500."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # if nothing is sent at all
+
+        async def send_watching(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        structlog.contextvars.clear_contextvars()
+        try:
+            await self.app(scope, receive, send_watching)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            template = getattr(route, "path_format", None) or "unmatched"
+            method = scope["method"] if scope["method"] in _METHODS else "OTHER"
+            metrics.observe_request(template, method, status, elapsed)
+            state: MutableMapping[str, Any] = scope.get("state") or {}
+            level = (
+                logging.WARNING
+                if status >= 500
+                else logging.DEBUG
+                if template in _QUIET_ROUTES
+                else logging.INFO
+            )
+            access_log.log(
+                level, "request", request_id=state.get("request_id"),
+                account_id=state.get("account_id"), route=template, method=method,
+                status=status, duration_ms=round(elapsed * 1000, 2),
+            )  # fmt: skip
+            structlog.contextvars.clear_contextvars()
+
 
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -41,6 +98,7 @@ class RequestIdMiddleware:
             request_id = uuid.uuid4().hex
         state: MutableMapping[str, Any] = scope.setdefault("state", {})
         state["request_id"] = request_id
+        structlog.contextvars.bind_contextvars(request_id=request_id)
         raw_id = request_id.encode("latin-1")
 
         started = False
@@ -57,7 +115,7 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         except Exception:
-            log.exception("unhandled error", extra={"request_id": request_id})
+            log.exception("unhandled error", request_id=request_id)
             if started:
                 raise
             response = error_response(500, "INTERNAL_ERROR", "Internal error.")

@@ -20,6 +20,7 @@ from app.errors import (
 from app.kit import clock
 from app.kit.clock import rfc3339
 from app.ledger import service as ledger_service
+from app.metrics import provider_call
 from app.orders import events, presenter, repository
 from app.orders.context import OrdersContext
 from app.orders.events import EventType
@@ -102,7 +103,8 @@ async def cancel(ctx: OrdersContext, account_id: int, order_id: int) -> CancelRe
             details={"cancel_available_at": rfc3339(order.cancel_available_at)},
         )
     try:
-        await provider.cancel(order.upstream_order_id)
+        with provider_call(provider.code, "cancel", order_id):
+            await provider.cancel(order.upstream_order_id)
     except upstream.CancelTooEarly as exc:
         raise CancelTooEarly(f"The provider will not cancel yet: {exc.message}") from None
     except upstream.UpstreamError as exc:
@@ -166,11 +168,14 @@ async def release(
     try:
         if action == "cancel":
             try:
-                await provider.cancel(upstream_order_id)
+                with provider_call(provider.code, "cancel", order_id):
+                    await provider.cancel(upstream_order_id)
             except upstream.Rejected:
-                await provider.finish(upstream_order_id)
+                with provider_call(provider.code, "finish", order_id):
+                    await provider.finish(upstream_order_id)
         else:
-            await provider.finish(upstream_order_id)
+            with provider_call(provider.code, "finish", order_id):
+                await provider.finish(upstream_order_id)
     except upstream.UpstreamError:
         return False
     async with ctx.engine.begin() as session:
@@ -190,7 +195,8 @@ async def resend(ctx: OrdersContext, account_id: int, order_id: int) -> dict[str
     if not provider.capabilities.resend:
         return {"order_id": order_id, "status": order.status, "resent": False}
     try:
-        resent = await provider.resend(order.upstream_order_id)
+        with provider_call(provider.code, "resend", order_id):
+            resent = await provider.resend(order.upstream_order_id)
     except upstream.UpstreamError as exc:
         raise ProviderError(f"The provider refused the resend: {exc.message}") from None
     if not resent:
@@ -219,7 +225,8 @@ async def _reactivation_offer(
     if order.status != OrderStatus.COMPLETED or not order.reactivatable:
         raise Conflict(f"Order {order_id} cannot be reactivated.")
     try:
-        cost = await provider.reactivation_cost(order.upstream_order_id)
+        with provider_call(provider.code, "reactivation_cost", order_id):
+            cost = await provider.reactivation_cost(order.upstream_order_id)
     except upstream.UpstreamError as exc:
         raise Conflict(f"Order {order_id} cannot be reactivated: {exc.message}") from None
     return order, provider, cost, PricingRule().price(cost)

@@ -4,10 +4,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+import structlog
+
 from app.db import Db
 from app.kit.clock import rfc3339
 from app.orders import presenter, repository
 from app.orders.names import CatalogNames
+
+log = structlog.get_logger(__name__)
 
 
 class EventType(StrEnum):
@@ -47,3 +51,8 @@ async def record(
     await repository.insert_events(
         session, [event_row(event, order, names, now) for event, order in events]
     )
+    # Every transition clients hear about passes here: logged with the order as it is
+    # written (its transaction commits right after; a rollback leaves the line alone).
+    for event, order in events:
+        log.info("order transition", order_id=order.id, account_id=order.account_id,
+                 status=str(order.status), outbox_event=event.value)  # fmt: skip

@@ -4,17 +4,18 @@ Same rules as the client actions: conditional UPDATEs, refund and events in the
 transition's transaction, upstream calls with no transaction open.
 """
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
+import structlog
 from sqlalchemy import text, update
 
 from app.db import Db
 from app.kit import clock
 from app.ledger import service as ledger_service
+from app.metrics import provider_call
 from app.orders import events, repository
 from app.orders.context import OrdersContext
 from app.orders.events import EventType
@@ -23,7 +24,7 @@ from app.orders.otp import extract_code
 from app.orders.service import activate, fail_and_refund
 from app.providers.base import Provider, UpstreamError, UpstreamState, UpstreamStatus
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
 
 
 def backoff(ctx: OrdersContext, errors: int) -> timedelta:
@@ -36,7 +37,8 @@ def backoff(ctx: OrdersContext, errors: int) -> timedelta:
 async def reconcile(ctx: OrdersContext, order: Any, provider: Provider) -> None:
     """A PENDING order nobody is working on (a crash, or a lost answer): settle it."""
     try:
-        purchase = await provider.find_purchase(str(order.id))
+        with provider_call(provider.code, "find_purchase", order.id):
+            purchase = await provider.find_purchase(str(order.id))
     except UpstreamError as exc:
         await retry_later(ctx, order, f"reconcile: {exc.message}")
         return
@@ -55,7 +57,7 @@ async def reconcile(ctx: OrdersContext, order: Any, provider: Provider) -> None:
 
 async def retry_later(ctx: OrdersContext, order: Any, why: str) -> None:
     now = clock.utcnow()
-    log.info("order %s: %s", order.id, why)
+    log.info("poll retry later", order_id=order.id, reason=why)
     async with ctx.autocommit.connect() as session:
         await session.execute(
             update(Order)
@@ -84,7 +86,8 @@ async def advance(
         if provider is None:
             raise UpstreamError("its provider is not enabled here")
         if status is None:
-            status = await provider.status(order.upstream_order_id)
+            with provider_call(provider.code, "status", order.id):
+                status = await provider.status(order.upstream_order_id)
     except UpstreamError as exc:
         if order.expires_at is None or now < order.expires_at:
             await retry_later(ctx, order, f"status: {exc.message}")

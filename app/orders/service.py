@@ -2,10 +2,11 @@
 or fail and refund. Money moves only in short transactions around the upstream call."""
 
 import asyncio
-import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+
+import structlog
 
 from app.db import Db
 from app.errors import (
@@ -17,9 +18,10 @@ from app.errors import (
 )
 from app.kit import clock
 from app.ledger import service as ledger_service
+from app.metrics import provider_call
 from app.orders import repository
 from app.orders.context import OrdersContext
-from app.orders.models import LIVE_STATUSES, Reconcile
+from app.orders.models import LIVE_STATUSES, OrderStatus, Reconcile
 from app.orders.routing import Candidate, Policy, RouteRequest, rank
 from app.orders.schemas import OrderCreate
 from app.providers.base import (
@@ -31,7 +33,7 @@ from app.providers.base import (
     UpstreamError,
 )
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
 
 ROUTED_ONLY = ("max_price", "min_price", "prefer_provider", "policy", "operator_id")
 
@@ -182,9 +184,11 @@ async def buy_one(
         purchase: Purchase | None
         try:
             if parent is None:
-                purchase = await provider.buy(offer.upstream_key, str(order_id))
+                with provider_call(provider.code, "buy", order_id):
+                    purchase = await provider.buy(offer.upstream_key, str(order_id))
             else:
-                purchase = await provider.reactivate(parent.upstream_order_id, str(order_id))
+                with provider_call(provider.code, "reactivate", order_id):
+                    purchase = await provider.reactivate(parent.upstream_order_id, str(order_id))
         except Indeterminate as exc:
             purchase = await _look_up(provider, order_id)
             if purchase is None:
@@ -199,7 +203,10 @@ async def buy_one(
             continue
         except Exception:
             # An adapter bug: we cannot know whether it bought. The reconciler finds out.
-            log.exception("adapter %s failed unexpectedly", offer.candidate.provider_code)
+            log.exception(
+                "adapter failed unexpectedly", provider=offer.candidate.provider_code,
+                order_id=order_id,
+            )  # fmt: skip
             await _leave_for_reconciler(ctx, order_id)
             dead.add(offer.candidate.provider_code)
             continue
@@ -237,7 +244,8 @@ async def debit_pending(
 
 async def _look_up(provider: Provider, order_id: int) -> Purchase | None:
     try:
-        return await provider.find_purchase(str(order_id))
+        with provider_call(provider.code, "find_purchase", order_id):
+            return await provider.find_purchase(str(order_id))
     except UpstreamError:
         return None
 
@@ -284,6 +292,8 @@ async def activate(
                 )
                 return None
         await ctx.names.load(session, set(), {order.operator_id})
+    log.info("order transition", order_id=order_id, account_id=order.account_id,
+             status=str(order.status), provider=provider.code)  # fmt: skip
     return order
 
 
@@ -294,4 +304,6 @@ async def fail_and_refund(ctx: OrdersContext, order_id: int, reason: str) -> boo
         if failed is None:
             return False
         await ledger_service.refund_order(session, failed.account_id, order_id, failed.amount)
+    log.info("order transition", order_id=order_id, account_id=failed.account_id,
+             status=OrderStatus.FAILED.value, reason=reason)  # fmt: skip
     return True

@@ -11,7 +11,9 @@ import time
 from datetime import timedelta
 from typing import Any
 
+from app import metrics
 from app.kit import clock
+from app.metrics import provider_call
 from app.orders import lifecycle, repository
 from app.orders.actions import release
 from app.orders.context import OrdersContext
@@ -33,6 +35,7 @@ class Poller:
         self._semaphore = asyncio.Semaphore(ctx.settings.poll_concurrency)
         self._last_purge = 0.0
         self.advanced = 0  # orders handled since start (for benchmarks and metrics)
+        self.last_beat = time.monotonic()  # /readyz: a sign of life, each round and order
 
     def stop(self) -> None:
         self._stop.set()
@@ -40,6 +43,7 @@ class Poller:
     async def run(self) -> None:
         log.info("poller started")
         while not self._stop.is_set():
+            self._beat()
             try:
                 busy = await self.tick()
             except Exception:
@@ -69,11 +73,17 @@ class Poller:
         await lifecycle.apply_polls(self.ctx, [p for p in polled if p is not None])
         await asyncio.gather(*(self._guarded(self._release, row) for row in releases))
         self.advanced += len(due)
+        metrics.poller_beat(handled=len(due) + len(releases))
         await self._maybe_purge()
         return len(due) + len(releases)
 
+    def _beat(self) -> None:
+        self.last_beat = time.monotonic()
+        metrics.poller_beat()
+
     async def _guarded(self, handler: Any, row: Any) -> Any:
         async with self._semaphore:
+            self.last_beat = time.monotonic()  # a long round with slow upstreams is alive
             try:
                 return await handler(row)
             except Exception:
@@ -100,7 +110,8 @@ class Poller:
             await lifecycle.advance(self.ctx, order, provider)
             return None
         try:
-            status = await provider.status(order.upstream_order_id)
+            with provider_call(provider.code, "status", order.id):
+                status = await provider.status(order.upstream_order_id)
         except UpstreamError as exc:
             await lifecycle.retry_later(self.ctx, order, f"status: {exc.message}")
             return None

@@ -1,0 +1,60 @@
+"""Operations endpoints without an account: liveness, readiness, Prometheus metrics.
+
+/healthz and /readyz are unauthenticated (load balancers and orchestrators call them) and
+answer in the envelope. /metrics speaks the Prometheus text format; it is open unless
+SMSGATE_METRICS_TOKEN is set, then it wants that bearer token.
+"""
+
+import hmac
+
+import structlog
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from app import metrics
+from app.api.envelope import ok
+from app.config import Settings
+from app.errors import ServiceUnavailable, Unauthorized
+from app.health import Readiness
+from app.kit.json import JSONResponse
+from app.metrics_db import Snapshot, SnapshotCache, SnapshotCollector
+
+router = APIRouter(tags=["operations"])
+log = structlog.get_logger(__name__)
+
+
+@router.get("/healthz")
+async def get_health() -> JSONResponse:
+    """Liveness: the process answers. Touches nothing else."""
+    return ok({"status": "ok"})
+
+
+@router.get("/readyz")
+async def get_readiness(request: Request) -> JSONResponse:
+    """Readiness: database reachable, schema at head, workers alive; 503 with details if not."""
+    readiness: Readiness = request.app.state.readiness
+    ready, checks = await readiness.check()
+    if not ready:
+        raise ServiceUnavailable("Not ready.", details={"checks": checks})
+    return ok({"status": "ready", "checks": checks})
+
+
+@router.get("/metrics", include_in_schema=False)
+async def get_metrics(request: Request) -> Response:
+    settings: Settings = request.app.state.settings
+    if settings.metrics_token is not None:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        expected = settings.metrics_token.get_secret_value().encode()
+        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected):
+            raise Unauthorized("Metrics token required.")
+    snapshots: SnapshotCache = request.app.state.metrics_db
+    snapshot: Snapshot | None
+    try:
+        snapshot = await snapshots.get()
+    except Exception as exc:  # the process metrics are still worth serving
+        log.warning("metrics: database gauges unavailable", error=type(exc).__name__)
+        snapshot = None
+    body = metrics.render(SnapshotCollector(snapshot))
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

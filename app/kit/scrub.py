@@ -1,0 +1,78 @@
+"""Redact secrets from log events: the last line of defense, not a licence to log them.
+
+Three nets: known secret values (from Settings: the admin token, provider keys, database
+passwords), fields whose name says secret (token, secret, password, api_key,
+authorization, signature), and shapes that are secrets wherever they appear (bearer
+headers, our `sg_` API tokens, `api_key=` style parameters, passwords in URLs, JSON
+`"…secret": "…"` pairs).
+"""
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+REDACTED = "[REDACTED]"
+
+SECRET_NAME = re.compile(
+    r"(?i)(?:^|_|-)(token|secret|password|passwd|api_?key|apikey|authorization|signature|"
+    r"credentials?|private_?key)(?:$|_|-)|^key$"
+)
+# Secrets that are too short are left alone: redacting "1" everywhere helps nobody.
+MIN_KNOWN_LENGTH = 6
+
+_SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"(?i)\b(bearer\s+)[^\s\"',;]+"), rf"\1{REDACTED}"),
+    (re.compile(r"(?i)\b(authorization[\"']?\s*[:=]\s*[\"']?)[^\"',;]+"), rf"\1{REDACTED}"),
+    (re.compile(r"\bsg_[A-Za-z0-9_\-]{8,}"), f"sg_{REDACTED}"),
+    (
+        re.compile(
+            r"(?i)(?<![A-Za-z0-9_])((?:api[_-]?key|apikey|key|access_token|token|secret|"
+            r"password|passwd|signature|sig)=)[^&\s\"',;]+"
+        ),
+        rf"\1{REDACTED}",
+    ),
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^:/\s@]*:)[^@\s/]+@"), rf"\1{REDACTED}@"),
+    (
+        re.compile(
+            r"(?i)(\"[a-z0-9_\-]*(?:secret|token|password|api_?key|signature)\"\s*:\s*\")"
+            r"(?:[^\"\\]|\\.)*\""
+        ),
+        rf'\1{REDACTED}"',
+    ),
+)
+# A cheap test before the substitutions: most strings have none of these.
+_MAYBE = re.compile(r"(?i)bearer|authorization|token|sg_|key|secret|passw|sig|://")
+
+
+class Scrubber:
+    def __init__(self, known: Iterable[str] = ()) -> None:
+        values = sorted({v for v in known if v and len(v) >= MIN_KNOWN_LENGTH}, key=len)
+        self.known = (
+            re.compile("|".join(re.escape(v) for v in reversed(values))) if values else None
+        )
+
+    def text(self, value: str) -> str:
+        if self.known is not None:
+            value = self.known.sub(REDACTED, value)
+        if _MAYBE.search(value):
+            for pattern, replacement in _SHAPES:
+                value = pattern.sub(replacement, value)
+        return value
+
+    def value(self, value: Any, key: str | None = None) -> Any:
+        if key is not None and isinstance(value, str | bytes) and SECRET_NAME.search(key):
+            return REDACTED if value else value
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, bytes):
+            return self.text(value.decode("utf-8", "replace"))
+        if isinstance(value, dict):
+            return {k: self.value(v, str(k)) for k, v in value.items()}
+        if isinstance(value, list | tuple | set | frozenset):
+            return [self.value(v) for v in value]
+        if isinstance(value, int | float | bool) or value is None:
+            return value
+        return self.text(str(value))  # whatever it renders as, rendered safely
+
+    def event(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        return {key: self.value(value, key) for key, value in event.items()}

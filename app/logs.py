@@ -1,0 +1,142 @@
+"""Logging: every line goes through structlog — our loggers, stdlib loggers (SQLAlchemy,
+Alembic, uvicorn) alike — as one JSON object per line, or readable lines on a terminal.
+
+Every line carries timestamp, level, logger, pid and the request id of the request it
+happened in (bound by the request-id middleware); secrets are scrubbed as the last step
+before rendering (app.kit.scrub).
+
+SMSGATE_LOG_FORMAT: `json`, `console`, or `auto` (the default): console when stderr is a
+terminal (`make run` in a shell), JSON otherwise (containers, systemd, files).
+"""
+
+import logging
+import os
+import sys
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+import structlog
+from pydantic import SecretStr
+from structlog.types import EventDict, Processor, WrappedLogger
+
+from app.config import Settings
+from app.kit.scrub import SECRET_NAME, Scrubber
+
+_HANDLER_MARK = "_smsgate_handler"
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """Every secret the settings hold: SecretStr fields, fields named like secrets, and
+    passwords inside URLs. New provider keys are covered by naming them *_key/*_secret."""
+    found: list[str] = []
+    for name, value in settings:
+        if isinstance(value, SecretStr):
+            found.append(value.get_secret_value())
+        elif isinstance(value, str) and SECRET_NAME.search(name):
+            found.append(value)
+        if isinstance(value, str) and "://" in value:
+            try:
+                password = urlsplit(value).password
+            except ValueError:
+                password = None
+            if password:
+                found.append(password)
+    return [value for value in found if value]
+
+
+def _add_pid(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
+    event["pid"] = _PID
+    return event
+
+
+_PID = os.getpid()
+
+
+def _scrub_with(scrubber: Scrubber) -> Processor:
+    def scrub(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
+        return scrubber.event(event)
+
+    return scrub
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is at the time (test runners swap it)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: Any) -> None:
+        pass
+
+
+def _json(event: Any, **_: Any) -> str:
+    return orjson.dumps(event, default=str).decode()
+
+
+def wants_json(settings: Settings) -> bool:
+    if settings.log_format == "auto":
+        return not sys.stderr.isatty()
+    return settings.log_format == "json"
+
+
+def configure_logging(settings: Settings) -> None:
+    """Route all logging through structlog; safe to call again (replaces its own handler)."""
+    global _PID
+    _PID = os.getpid()
+    level = logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.INFO)
+    shared: list[Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _add_pid,
+    ]
+    structlog.configure(
+        processors=[
+            *shared,
+            structlog.processors.StackInfoRenderer(),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],  # fmt: skip
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        # Not cached: tests and create_app() may configure again with another level.
+        cache_logger_on_first_use=False,
+    )
+    as_json = wants_json(settings)
+    renderer: Processor = (
+        structlog.processors.JSONRenderer(serializer=_json)
+        if as_json
+        else structlog.dev.ConsoleRenderer(
+            colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder()],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            _scrub_with(Scrubber(secret_values(settings))),
+            renderer,
+        ],
+    )
+    handler = _StderrHandler()
+    handler.setFormatter(formatter)
+    setattr(handler, _HANDLER_MARK, True)
+
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, _HANDLER_MARK, False)]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    # uvicorn's own handlers (when it was started with its default log config) would
+    # print unscrubbed plain text beside ours: everything goes through the root handler.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        uv = logging.getLogger(name)
+        uv.handlers.clear()
+        uv.propagate = True
+    # One line per request comes from our middleware; uvicorn's access line would repeat
+    # it, raw query string included.
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
