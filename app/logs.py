@@ -140,3 +140,7 @@ def configure_logging(settings: Settings) -> None:
     # One line per request comes from our middleware; uvicorn's access line would repeat
     # it, raw query string included.
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    # httpx logs every call's full URL at info (provider keys travel in some query
+    # strings); our provider-call line says what matters.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))

@@ -23,6 +23,20 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 _QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
+def route_template(scope: Scope) -> str:
+    """The matched route as a template (/v1/orders/{order_id}), built from the path and
+    the path parameters routing found (router prefixes included); "unmatched" when no
+    route matched. Only route literals and {names} come out: label values stay few."""
+    if scope.get("route") is None:
+        return "unmatched"
+    path: str = scope["path"]
+    params: dict[str, Any] = scope.get("path_params") or {}
+    if not params:
+        return path
+    names = {str(value): name for name, value in params.items()}
+    return "/".join(f"{{{names[seg]}}}" if seg in names else seg for seg in path.split("/"))
+
+
 class AccessMiddleware:
     """Outermost: one metrics observation and one log line per HTTP request, with the
     request id, the account (set by authentication), the route template (never the raw
@@ -50,8 +64,7 @@ class AccessMiddleware:
             await self.app(scope, receive, send_watching)
         finally:
             elapsed = time.perf_counter() - started
-            route = scope.get("route")
-            template = getattr(route, "path_format", None) or "unmatched"
+            template = route_template(scope)
             method = scope["method"] if scope["method"] in _METHODS else "OTHER"
             metrics.observe_request(template, method, status, elapsed)
             state: MutableMapping[str, Any] = scope.get("state") or {}
