@@ -6,7 +6,9 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 
-def parse_metrics(text: str) -> tuple[set[str], dict[tuple[str, frozenset[tuple[str, str]]], float]]:
+def parse_metrics(
+    text: str,
+) -> tuple[set[str], dict[tuple[str, frozenset[tuple[str, str]]], float]]:
     """(family names, {(sample name, labels): value}) of a Prometheus text exposition."""
     families: set[str] = set()
     samples: dict[tuple[str, frozenset[tuple[str, str]]], float] = {}

@@ -33,9 +33,9 @@ async def test_ready(client):
     checks = body["data"]["checks"]
     assert checks["database"] == {"status": "ok"}
     assert checks["migrations"]["status"] == "ok"
-    assert checks["migrations"]["current"] == checks["migrations"]["head"] == [
-        migrate.head_revision()
-    ]
+    assert (
+        checks["migrations"]["current"] == checks["migrations"]["head"] == [migrate.head_revision()]
+    )
     assert checks["workers"] == {"status": "not run here"}  # the test app runs no poller
 
 
