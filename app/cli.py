@@ -148,11 +148,13 @@ def worker() -> None:
 
     from app import migrate
     from app.db import make_engine
+    from app.logs import configure_logging
     from app.orders.context import OrdersContext
     from app.providers.registry import build_providers
     from app.workers.poller import Poller
 
     settings = load_settings()
+    configure_logging(settings)
     url = database_url(settings)
     if not migrate.is_at_head(url):
         fail("the database schema is not at head: run `smsgate migrate` (or serve) first")

@@ -37,6 +37,7 @@ from prometheus_client.registry import Collector
 from app.providers.base import UpstreamError
 
 log = structlog.get_logger(__name__)
+_log_level = logging.getLogger(__name__)  # a cheap level check before building a line
 
 # prometheus_client decides between in-process and file-backed values at import; so do we.
 MULTIPROC_DIR: str | None = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
@@ -174,10 +175,11 @@ def provider_call(provider: str, operation: str, order_id: int | None = None) ->
             if operation in _QUIET_OPERATIONS
             else logging.INFO
         )
-        log.log(
-            level, "provider call", provider=provider, operation=operation, outcome=outcome,
-            order_id=order_id, duration_ms=round(elapsed * 1000, 1),
-        )  # fmt: skip
+        if _log_level.isEnabledFor(level):
+            log.log(
+                level, "provider call", provider=provider, operation=operation,
+                outcome=outcome, order_id=order_id, duration_ms=round(elapsed * 1000, 1),
+            )  # fmt: skip
 
 
 # --- Exposition ------------------------------------------------------------------------------

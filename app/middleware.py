@@ -17,6 +17,7 @@ from app.errors import PayloadTooLarge, error_response
 
 log = structlog.get_logger(__name__)
 access_log = structlog.get_logger("smsgate.access")
+_access_level = logging.getLogger("smsgate.access")  # its level check is cached by logging
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # Probes and scrapes arrive every few seconds: their lines are debug, not info.
@@ -59,7 +60,6 @@ class AccessMiddleware:
                 status = message["status"]
             await send(message)
 
-        structlog.contextvars.clear_contextvars()
         try:
             await self.app(scope, receive, send_watching)
         finally:
@@ -75,12 +75,12 @@ class AccessMiddleware:
                 if template in _QUIET_ROUTES
                 else logging.INFO
             )
-            access_log.log(
-                level, "request", request_id=state.get("request_id"),
-                account_id=state.get("account_id"), route=template, method=method,
-                status=status, duration_ms=round(elapsed * 1000, 2),
-            )  # fmt: skip
-            structlog.contextvars.clear_contextvars()
+            if _access_level.isEnabledFor(level):
+                access_log.log(
+                    level, "request", request_id=state.get("request_id"),
+                    account_id=state.get("account_id"), route=template, method=method,
+                    status=status, duration_ms=round(elapsed * 1000, 2),
+                )  # fmt: skip
 
 
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -111,7 +111,8 @@ class RequestIdMiddleware:
             request_id = uuid.uuid4().hex
         state: MutableMapping[str, Any] = scope.setdefault("state", {})
         state["request_id"] = request_id
-        structlog.contextvars.bind_contextvars(request_id=request_id)
+        # Every line logged while this request runs carries its id (reset afterwards).
+        bound = structlog.contextvars.bind_contextvars(request_id=request_id)
         raw_id = request_id.encode("latin-1")
 
         started = False
@@ -133,6 +134,8 @@ class RequestIdMiddleware:
                 raise
             response = error_response(500, "INTERNAL_ERROR", "Internal error.")
             await response(scope, receive, send_with_id)
+        finally:
+            structlog.contextvars.reset_contextvars(**bound)
 
 
 class _BodyTooLarge(StarletteHTTPException):

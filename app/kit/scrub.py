@@ -8,6 +8,7 @@ headers, our `sg_` API tokens, `api_key=` style parameters, passwords in URLs, J
 """
 
 import re
+from functools import lru_cache
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -41,38 +42,57 @@ _SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
 )
 # A cheap test before the substitutions: most strings have none of these.
-_MAYBE = re.compile(r"(?i)bearer|authorization|token|sg_|key|secret|passw|sig|://")
+_MAYBE = r"(?i:bearer|authorization|token|sg_|key|secret|passw|sig|://)"
+
+
+# Fields the logging setup and the access line fill from code, never from input or secrets.
+TRUSTED_FIELDS = frozenset({"timestamp", "level", "logger", "pid", "route", "method"})
+
+
+@lru_cache(maxsize=4096)
+def secret_name(key: str) -> bool:
+    return SECRET_NAME.search(key) is not None
 
 
 class Scrubber:
     def __init__(self, known: Iterable[str] = ()) -> None:
         values = sorted({v for v in known if v and len(v) >= MIN_KNOWN_LENGTH}, key=len)
-        self.known = (
-            re.compile("|".join(re.escape(v) for v in reversed(values))) if values else None
-        )
+        # Longest first, so a secret containing another is redacted whole.
+        pattern = "|".join(re.escape(v) for v in reversed(values))
+        self.known = re.compile(pattern) if values else None
+        self.trigger = re.compile(f"{_MAYBE}|{pattern}" if values else _MAYBE)
 
     def text(self, value: str) -> str:
+        if self.trigger.search(value) is None:
+            return value
         if self.known is not None:
             value = self.known.sub(REDACTED, value)
-        if _MAYBE.search(value):
-            for pattern, replacement in _SHAPES:
-                value = pattern.sub(replacement, value)
+        for pattern, replacement in _SHAPES:
+            value = pattern.sub(replacement, value)
         return value
 
     def value(self, value: Any, key: str | None = None) -> Any:
-        if key is not None and isinstance(value, str | bytes) and SECRET_NAME.search(key):
+        kind = type(value)
+        if kind is int or kind is float or kind is bool or value is None:
+            return value
+        if key is not None and kind in (str, bytes) and secret_name(key):
             return REDACTED if value else value
-        if isinstance(value, str):
+        if kind is str:
             return self.text(value)
         if isinstance(value, bytes):
             return self.text(value.decode("utf-8", "replace"))
+        if isinstance(value, str):
+            return self.text(str(value))
         if isinstance(value, dict):
             return {k: self.value(v, str(k)) for k, v in value.items()}
         if isinstance(value, list | tuple | set | frozenset):
             return [self.value(v) for v in value]
-        if isinstance(value, int | float | bool) or value is None:
+        if isinstance(value, int | float):
             return value
         return self.text(str(value))  # whatever it renders as, rendered safely
 
     def event(self, event: Mapping[str, Any]) -> dict[str, Any]:
-        return {key: self.value(value, key) for key, value in event.items()}
+        return {
+            key: value if key in TRUSTED_FIELDS else self.value(value, key)
+            for key, value in event.items()
+        }
