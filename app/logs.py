@@ -95,9 +95,12 @@ def configure_logging(settings: Settings) -> None:
         _add_pid,
     ]
     structlog.configure(
-        processors=[structlog.stdlib.filter_by_level, *shared,
-                    structlog.processors.StackInfoRenderer(),
-                    structlog.stdlib.ProcessorFormatter.wrap_for_formatter],  # fmt: skip
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared,
+            structlog.processors.StackInfoRenderer(),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],  # fmt: skip
         # The level lives on the stdlib root logger, so configuring again (tests,
         # create_app) changes it for loggers already in use, which are cached.
         wrapper_class=structlog.stdlib.BoundLogger,

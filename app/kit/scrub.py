@@ -8,8 +8,8 @@ headers, our `sg_` API tokens, `api_key=` style parameters, passwords in URLs, J
 """
 
 import re
-from functools import lru_cache
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
 REDACTED = "[REDACTED]"
