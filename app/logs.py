@@ -82,31 +82,45 @@ def wants_json(settings: Settings) -> bool:
     return settings.log_format == "json"
 
 
-def configure_logging(settings: Settings) -> None:
-    """Route all logging through structlog; safe to call again (replaces its own handler)."""
-    global _PID
-    _PID = os.getpid()
-    level = logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.INFO)
-    shared: list[Processor] = [
-        structlog.contextvars.merge_contextvars,
-        structlog.stdlib.add_log_level,
-        structlog.stdlib.add_logger_name,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-        _add_pid,
-    ]
+_SHARED: list[Processor] = [
+    structlog.contextvars.merge_contextvars,
+    structlog.stdlib.add_log_level,
+    structlog.stdlib.add_logger_name,
+    structlog.processors.TimeStamper(fmt="iso", utc=True),
+    _add_pid,
+]
+
+
+def _route_structlog_through_stdlib() -> None:
+    """structlog's own default prints every level to stdout; ours hands events to stdlib
+    logging, whose levels and handlers (set by configure_logging) decide. Done on import,
+    so a process that never configures logging (a script, the benchmark) stays quiet."""
     structlog.configure(
         processors=[
             structlog.stdlib.filter_by_level,
-            *shared,
+            *_SHARED,
             structlog.processors.StackInfoRenderer(),
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],  # fmt: skip
-        # The level lives on the stdlib root logger, so configuring again (tests,
+        # The level lives on the stdlib loggers, so configuring again (tests,
         # create_app) changes it for loggers already in use, which are cached.
         wrapper_class=structlog.stdlib.BoundLogger,
         logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=True,
     )
+
+
+def get_logger(name: str) -> Any:
+    """A structlog logger for `name` (use this, not structlog.get_logger: importing this
+    module routes structlog through stdlib logging)."""
+    return structlog.get_logger(name)
+
+
+def configure_logging(settings: Settings) -> None:
+    """Route all logging through structlog; safe to call again (replaces its own handler)."""
+    global _PID
+    _PID = os.getpid()
+    level = logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.INFO)
     as_json = wants_json(settings)
     renderer: Processor = (
         structlog.processors.JSONRenderer(serializer=_json)
@@ -116,7 +130,7 @@ def configure_logging(settings: Settings) -> None:
         )
     )
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder()],
+        foreign_pre_chain=[*_SHARED, structlog.stdlib.ExtraAdder()],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
@@ -150,3 +164,6 @@ def configure_logging(settings: Settings) -> None:
     # strings); our provider-call line says what matters.
     for name in ("httpx", "httpcore"):
         logging.getLogger(name).setLevel(max(level, logging.WARNING))
+
+
+_route_structlog_through_stdlib()

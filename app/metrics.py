@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-import structlog
 from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
@@ -34,9 +33,10 @@ from prometheus_client import multiprocess as prom_multiprocess
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
+from app.logs import get_logger
 from app.providers.base import UpstreamError
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 _log_level = logging.getLogger(__name__)  # a cheap level check before building a line
 
 # prometheus_client decides between in-process and file-backed values at import; so do we.

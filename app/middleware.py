@@ -14,9 +14,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import metrics
 from app.errors import PayloadTooLarge, error_response
+from app.logs import get_logger
 
-log = structlog.get_logger(__name__)
-access_log = structlog.get_logger("smsgate.access")
+log = get_logger(__name__)
+access_log = get_logger("smsgate.access")
 _access_level = logging.getLogger("smsgate.access")  # its level check is cached by logging
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})

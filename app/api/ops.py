@@ -7,7 +7,6 @@ SMSGATE_METRICS_TOKEN is set, then it wants that bearer token.
 
 import hmac
 
-import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -18,10 +17,11 @@ from app.config import Settings
 from app.errors import ServiceUnavailable, Unauthorized
 from app.health import Readiness
 from app.kit.json import JSONResponse
+from app.logs import get_logger
 from app.metrics_db import Snapshot, SnapshotCache, SnapshotCollector
 
 router = APIRouter(tags=["operations"])
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 @router.get("/healthz")

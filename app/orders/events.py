@@ -4,14 +4,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-import structlog
-
 from app.db import Db
 from app.kit.clock import rfc3339
+from app.logs import get_logger
 from app.orders import presenter, repository
 from app.orders.names import CatalogNames
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 class EventType(StrEnum):

@@ -9,12 +9,12 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-import structlog
 from sqlalchemy import text, update
 
 from app.db import Db
 from app.kit import clock
 from app.ledger import service as ledger_service
+from app.logs import get_logger
 from app.metrics import provider_call
 from app.orders import events, repository
 from app.orders.context import OrdersContext
@@ -24,7 +24,7 @@ from app.orders.otp import extract_code
 from app.orders.service import activate, fail_and_refund
 from app.providers.base import Provider, UpstreamError, UpstreamState, UpstreamStatus
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 def backoff(ctx: OrdersContext, errors: int) -> timedelta:

@@ -6,8 +6,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-import structlog
-
 from app.db import Db
 from app.errors import (
     InsufficientBalance,
@@ -18,6 +16,7 @@ from app.errors import (
 )
 from app.kit import clock
 from app.ledger import service as ledger_service
+from app.logs import get_logger
 from app.metrics import provider_call
 from app.orders import repository
 from app.orders.context import OrdersContext
@@ -33,7 +32,7 @@ from app.providers.base import (
     UpstreamError,
 )
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 ROUTED_ONLY = ("max_price", "min_price", "prefer_provider", "policy", "operator_id")
 
