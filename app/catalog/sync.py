@@ -110,8 +110,8 @@ async def sync_catalog(
                 "operator_id": operators[(country_id, offer.operator_code)]
                 if offer.operator_code
                 else None,
-                "cost": offer.cost,
-                "price": rule.price(offer.cost),
+                "cost": int(offer.cost),
+                "price": rule.price(int(offer.cost)),
                 "available": offer.available,
                 "active": True,
                 "updated_at": now,

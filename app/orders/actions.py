@@ -219,7 +219,7 @@ async def _reactivation_offer(
     if order.status != OrderStatus.COMPLETED or not order.reactivatable:
         raise Conflict(f"Order {order_id} cannot be reactivated.")
     try:
-        cost = await provider.reactivation_cost(order.upstream_order_id)
+        cost = int((await provider.reactivation_cost(order.upstream_order_id)).amount)
     except upstream.UpstreamError as exc:
         raise Conflict(f"Order {order_id} cannot be reactivated: {exc.message}") from None
     return order, provider, cost, PricingRule().price(cost)
