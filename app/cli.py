@@ -4,18 +4,16 @@ Exit codes: 0 done, 1 refused or failed (the message says why), 2 bad arguments.
 """
 
 import asyncio
-import json
 import os
 import sys
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
-from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.config import Settings
+from app.catalog.cli import providers_cli
+from app.cli_support import database_url, emit, fail, in_transaction, load_settings
 
 T = TypeVar("T")
 
@@ -32,60 +30,6 @@ rates_cli = typer.Typer(help="Exchange rates.", no_args_is_help=True)
 cli.add_typer(accounts_cli, name="accounts")
 cli.add_typer(tokens_cli, name="tokens")
 cli.add_typer(rates_cli, name="rates")
-
-
-def fail(message: str, code: int = 1) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def emit(payload: dict[str, Any]) -> None:
-    typer.echo(json.dumps(payload, ensure_ascii=False))
-
-
-def load_settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
-        )
-        fail(f"bad configuration: {problems}")
-
-
-def database_url(settings: Settings) -> str:
-    from app.migrate import resolve_database_url
-
-    try:
-        return resolve_database_url(settings)
-    except Exception as exc:  # the embedded server failed to start: say so, no trace
-        fail(f"cannot start the embedded Postgres in {settings.embedded_pgdata}: {exc}")
-
-
-def in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run `work` in one transaction on the configured database; map errors to messages."""
-    from app.db import make_engine, make_sessionmaker
-    from app.errors import GatewayError
-
-    settings = load_settings()
-    url = database_url(settings)
-
-    async def run() -> T:
-        engine = make_engine(url)
-        try:
-            async with make_sessionmaker(engine)() as session, session.begin():
-                return await work(session)
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(run())
-    except GatewayError as exc:
-        fail(exc.message, 2 if exc.code == "VALIDATION_ERROR" else 1)
-    except (OperationalError, DBAPIError, OSError) as exc:
-        if "does not exist" in str(exc) and "relation" in str(exc):
-            fail("the database is not migrated: run `smsgate migrate` first")
-        fail(f"database error: {type(exc).__name__}: {str(exc).splitlines()[0]}")
 
 
 @cli.command()
@@ -111,7 +55,16 @@ def serve(
         engine = make_engine(url)
         try:
             sessionmaker = make_sessionmaker(engine)
-            await bootstrap.sync_provider_catalogs(sessionmaker, build_providers(settings))
+            outcomes = await bootstrap.sync_provider_catalogs(
+                sessionmaker, build_providers(settings), settings
+            )
+            for outcome in outcomes:
+                if outcome.error:
+                    typer.echo(
+                        f"warning: provider {outcome.provider}: catalog sync failed: "
+                        f"{outcome.error}",
+                        err=True,
+                    )
             return await bootstrap.create_demo_account(sessionmaker, settings)
         finally:
             await engine.dispose()
@@ -145,9 +98,11 @@ def worker() -> None:
     import signal
 
     from app import migrate
-    from app.db import make_engine
+    from app.catalog.health import HealthWriter
+    from app.db import make_engine, make_sessionmaker
     from app.orders.context import OrdersContext
     from app.providers.registry import build_providers
+    from app.workers.catalog_sync import CatalogSyncer
     from app.workers.poller import Poller
 
     settings = load_settings()
@@ -157,13 +112,22 @@ def worker() -> None:
 
     async def run() -> None:
         engine = make_engine(url, settings)
-        poller = Poller(OrdersContext(engine, build_providers(settings), settings))
+        writer = HealthWriter(engine)
+        providers = build_providers(settings, writer)
+        poller = Poller(OrdersContext(engine, providers, settings))
+        syncer = CatalogSyncer(engine, make_sessionmaker(engine), providers, settings)
         loop = asyncio.get_running_loop()
+
+        def stop() -> None:
+            poller.stop()
+            syncer.stop()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, poller.stop)
+            loop.add_signal_handler(sig, stop)
         try:
-            await poller.run()
+            await asyncio.gather(poller.run(), syncer.run())
         finally:
+            await writer.drain()
             await engine.dispose()
 
     typer.echo("smsgate worker: polling orders (Ctrl+C stops after the current round)", err=True)
@@ -280,6 +244,9 @@ def rates_set(pair: str, rate: str) -> None:
         }
 
     emit(in_transaction(work))
+
+
+cli.add_typer(providers_cli, name="providers")
 
 
 def main() -> None:

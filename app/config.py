@@ -1,5 +1,6 @@
 """The only place that reads the environment: every knob is documented in .env.example."""
 
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
@@ -61,6 +62,28 @@ class Settings(BaseSettings):
     sandbox_no_sms_rate: float = Field(default=0.05, ge=0, le=1)
     sandbox_codeless_rate: float = Field(default=0.05, ge=0, le=1)
     sandbox_latency_ms: int = Field(default=0, ge=0, le=60_000)
+
+    # --- Catalog sync, pricing and provider health ------------------------------------
+    # Every enabled provider's catalog is pulled this often (and at start, and by
+    # `smsgate providers sync`). 0 turns the periodic job off.
+    catalog_sync_seconds: float = Field(default=600.0, ge=0)
+    # Default pricing rule; a provider's own rule (`smsgate providers pricing`) wins.
+    pricing_markup_percent: Decimal = Field(default=Decimal("20"), ge=0, le=1000)
+    pricing_fixed_fee: int = Field(default=0, ge=0)
+    pricing_round_to: int = Field(default=100, ge=1)
+    # Circuit breaker, per provider and process: open after this many transient failures
+    # within the window, try one call again after the cooldown.
+    breaker_failures: int = Field(default=5, ge=1)
+    breaker_window_seconds: float = Field(default=60.0, gt=0)
+    breaker_cooldown_seconds: float = Field(default=30.0, gt=0)
+    # Our account at the provider is out of money, or our key is refused: a long pause.
+    breaker_funds_cooldown_seconds: float = Field(default=900.0, gt=0)
+    # Calls in flight and calls per second to one provider from one process (0 = no cap);
+    # the sandbox is never capped. A 429 from upstream pauses the provider for Retry-After.
+    upstream_max_concurrency: int = Field(default=32, ge=0)
+    upstream_max_rps: float = Field(default=0.0, ge=0)
+    # A call waits at most this long for a free slot before failing over.
+    upstream_queue_seconds: float = Field(default=5.0, gt=0)
 
     # --- Orders and the poller ----------------------------------------------------------
     # Run the poller inside `smsgate serve` (off when a separate `smsgate worker` runs).

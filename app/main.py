@@ -9,12 +9,14 @@ from fastapi import FastAPI
 
 from app import api
 from app.auth.service import TokenAuthenticator
+from app.catalog.health import HealthWriter
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.errors import install_handlers
 from app.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from app.orders.context import OrdersContext
 from app.providers.registry import build_providers
+from app.workers.catalog_sync import CatalogSyncer
 from app.workers.poller import Poller
 
 
@@ -30,19 +32,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessionmaker = sessionmaker
         app.state.authenticator = TokenAuthenticator(sessionmaker, settings.token_cache_seconds)
-        app.state.providers = build_providers(settings)
+        health_writer = HealthWriter(engine)
+        app.state.providers = build_providers(settings, health_writer)
         app.state.provider_codes = tuple(app.state.providers)
         app.state.orders = OrdersContext(engine, app.state.providers, settings)
-        poller = Poller(app.state.orders) if settings.run_workers else None
+        workers: list[Poller | CatalogSyncer] = []
+        if settings.run_workers:
+            workers = [
+                Poller(app.state.orders),
+                CatalogSyncer(engine, sessionmaker, app.state.providers, settings),
+            ]
         async with httpx.AsyncClient(timeout=httpx.Timeout(10.0)) as http:
             app.state.http = http
-            task = asyncio.create_task(poller.run()) if poller else None
+            tasks = [asyncio.create_task(worker.run()) for worker in workers]
             try:
                 yield
             finally:
-                if poller and task:
-                    poller.stop()
-                    await task
+                for worker in workers:
+                    worker.stop()
+                await asyncio.gather(*tasks)
+                await health_writer.drain()
                 await engine.dispose()
 
     app = FastAPI(

@@ -2,12 +2,14 @@
 
 from app.auth.models import ApiToken
 from app.catalog.models import (
+    CatalogMapping,
     CatalogProduct,
     Country,
     ExchangeRate,
     Operator,
     Product,
     Provider,
+    ProviderHealth,
     Service,
 )
 from app.db import Base
@@ -18,6 +20,7 @@ from app.webhooks.models import WebhookConfig
 __all__ = [
     "Account",
     "ApiToken",
+    "CatalogMapping",
     "Base",
     "CatalogProduct",
     "Country",
@@ -30,6 +33,7 @@ __all__ = [
     "OrderSms",
     "Product",
     "Provider",
+    "ProviderHealth",
     "Service",
     "WebhookConfig",
 ]

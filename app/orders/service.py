@@ -175,6 +175,11 @@ async def buy_one(
         provider = ctx.providers.get(offer.candidate.provider_code)
         if provider is None:
             continue
+        if not ctx.usable(offer.candidate.provider_code):
+            # Its breaker is open: no money moves for a call that would fail fast.
+            result.errors.append(f"{offer.candidate.provider_code}: temporarily unavailable")
+            dead.add(offer.candidate.provider_code)
+            continue
         order_id = await debit_pending(ctx, account_id, offer, parent)
         if order_id is None:
             short = True  # too dear for the balance; a later, cheaper candidate may fit

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from app.config import Settings
 from app.providers.base import Provider
+from app.providers.guard import GuardedProvider, GuardPolicy, OnChange
 from app.providers.sandbox import SandboxProvider, SandboxSettings
 
 
@@ -30,6 +31,25 @@ ADAPTERS: dict[str, Callable[[Settings], Provider]] = {
 }
 
 
-def build_providers(settings: Settings) -> dict[str, Provider]:
-    """One adapter per code in SMSGATE_PROVIDERS, in that order (settings validated the codes)."""
-    return {code: ADAPTERS[code](settings) for code in settings.providers}
+def guard_policy(settings: Settings, code: str) -> GuardPolicy:
+    capped = code != "sandbox"  # the sandbox is in-process: nothing to protect
+    return GuardPolicy(
+        failures=settings.breaker_failures,
+        window_seconds=settings.breaker_window_seconds,
+        cooldown_seconds=settings.breaker_cooldown_seconds,
+        funds_cooldown_seconds=settings.breaker_funds_cooldown_seconds,
+        max_concurrency=settings.upstream_max_concurrency if capped else 0,
+        max_rps=settings.upstream_max_rps if capped else 0.0,
+        queue_seconds=settings.upstream_queue_seconds,
+    )
+
+
+def build_providers(
+    settings: Settings, on_change: OnChange | None = None
+) -> dict[str, GuardedProvider]:
+    """One guarded adapter per code in SMSGATE_PROVIDERS, in that order (settings validated
+    the codes). `on_change` hears every breaker state change."""
+    return {
+        code: GuardedProvider(ADAPTERS[code](settings), guard_policy(settings, code), on_change)
+        for code in settings.providers
+    }
