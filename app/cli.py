@@ -101,7 +101,7 @@ def serve(
 
     from app import bootstrap, migrate
     from app.db import make_engine, make_sessionmaker
-    from app.providers.registry import build_providers
+    from app.providers.registry import build_providers, close_providers
 
     settings = load_settings()
     url = database_url(settings)
@@ -109,11 +109,13 @@ def serve(
 
     async def prepare() -> bootstrap.DemoAccount | None:
         engine = make_engine(url)
+        providers = build_providers(settings)
         try:
             sessionmaker = make_sessionmaker(engine)
-            await bootstrap.sync_provider_catalogs(sessionmaker, build_providers(settings))
+            await bootstrap.sync_provider_catalogs(sessionmaker, providers)
             return await bootstrap.create_demo_account(sessionmaker, settings)
         finally:
+            await close_providers(providers)
             await engine.dispose()
 
     demo = asyncio.run(prepare())
@@ -147,7 +149,7 @@ def worker() -> None:
     from app import migrate
     from app.db import make_engine
     from app.orders.context import OrdersContext
-    from app.providers.registry import build_providers
+    from app.providers.registry import build_providers, close_providers
     from app.workers.poller import Poller
 
     settings = load_settings()
@@ -157,13 +159,15 @@ def worker() -> None:
 
     async def run() -> None:
         engine = make_engine(url, settings)
-        poller = Poller(OrdersContext(engine, build_providers(settings), settings))
+        providers = build_providers(settings)
+        poller = Poller(OrdersContext(engine, providers, settings))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, poller.stop)
         try:
             await poller.run()
         finally:
+            await close_providers(providers)
             await engine.dispose()
 
     typer.echo("smsgate worker: polling orders (Ctrl+C stops after the current round)", err=True)

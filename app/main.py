@@ -14,7 +14,7 @@ from app.db import make_engine, make_sessionmaker
 from app.errors import install_handlers
 from app.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from app.orders.context import OrdersContext
-from app.providers.registry import build_providers
+from app.providers.registry import build_providers, close_providers
 from app.workers.poller import Poller
 
 
@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 if poller and task:
                     poller.stop()
                     await task
+                await close_providers(app.state.providers)
                 await engine.dispose()
 
     app = FastAPI(

@@ -3,11 +3,16 @@
 Adding a provider: one module, one line here, one settings block.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Protocol, runtime_checkable
 
 from app.config import Settings
 from app.providers.base import Provider
+from app.providers.otpget import OtpgetProvider
+from app.providers.otpget_cheap import OtpgetCheapProvider
+from app.providers.otpget_common import OtpgetSettings
 from app.providers.sandbox import SandboxProvider, SandboxSettings
+from app.providers.smscode import SmscodeProvider, SmscodeSettings
 
 
 def _sandbox(settings: Settings) -> Provider:
@@ -25,11 +30,63 @@ def _sandbox(settings: Settings) -> Provider:
     )
 
 
+def _otpget_settings(settings: Settings) -> OtpgetSettings:
+    # Settings validation guarantees the key when an OTPGet adapter is enabled.
+    key = settings.otpget_api_key.get_secret_value() if settings.otpget_api_key else ""
+    return OtpgetSettings(
+        api_key=key,
+        base_url=settings.otpget_base_url,
+        types=tuple(settings.otpget_types),
+        min_cancel_seconds=settings.otpget_min_cancel_seconds,
+        rental_seconds=settings.otpget_rental_seconds,
+        connect_timeout=settings.upstream_connect_timeout_seconds,
+        read_timeout=settings.upstream_read_timeout_seconds,
+        read_retries=settings.upstream_read_retries,
+    )
+
+
+def _otpget(settings: Settings) -> Provider:
+    return OtpgetProvider(_otpget_settings(settings))
+
+
+def _otpget_cheap(settings: Settings) -> Provider:
+    return OtpgetCheapProvider(_otpget_settings(settings))
+
+
+def _smscode(settings: Settings) -> Provider:
+    token = settings.smscode_token.get_secret_value() if settings.smscode_token else ""
+    return SmscodeProvider(
+        SmscodeSettings(
+            token=token,
+            base_url=settings.smscode_base_url,
+            idempotency_prefix=settings.smscode_idempotency_prefix,
+            connect_timeout=settings.upstream_connect_timeout_seconds,
+            read_timeout=settings.upstream_read_timeout_seconds,
+            read_retries=settings.upstream_read_retries,
+        )
+    )
+
+
 ADAPTERS: dict[str, Callable[[Settings], Provider]] = {
     "sandbox": _sandbox,
+    "otpget": _otpget,
+    "otpget_cheap": _otpget_cheap,
+    "smscode": _smscode,
 }
+
+
+@runtime_checkable
+class _Closable(Protocol):
+    async def aclose(self) -> None: ...
 
 
 def build_providers(settings: Settings) -> dict[str, Provider]:
     """One adapter per code in SMSGATE_PROVIDERS, in that order (settings validated the codes)."""
     return {code: ADAPTERS[code](settings) for code in settings.providers}
+
+
+async def close_providers(providers: Mapping[str, object]) -> None:
+    """Close the HTTP clients the adapters own (adapters without one are skipped)."""
+    for provider in providers.values():
+        if isinstance(provider, _Closable):
+            await provider.aclose()
