@@ -58,10 +58,11 @@ class _SecretFilter(logging.Filter):
         return self._API_KEY.sub(r"\1" + _MASK, text)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = self.scrub(str(record.msg))
-        if record.args:
-            args = record.args if isinstance(record.args, tuple) else (record.args,)
-            record.args = tuple(self.scrub(str(a)) for a in args)
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            message = str(record.msg)
+        record.msg, record.args = self.scrub(message), None
         return True
 
 

@@ -8,9 +8,10 @@ their catalog and purchase calls, which live in `otpget.py` and `otpget_cheap.py
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -31,6 +32,7 @@ from app.providers.base import (
 from app.providers.http import HttpSettings, UpstreamHttp, plain_text
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 CURRENCY = "PKR"
 
@@ -158,25 +160,27 @@ class OtpgetHandler:
     def _params(self, action: str, **extra: str) -> dict[str, str]:
         return {"api_key": self.settings.api_key, "action": action, **extra}
 
-    def _text(self, what: str) -> Any:
-        def parse(response: httpx.Response) -> str:
-            return self._http.scrub(plain_text(self._http, response, what))
+    def _recognising(
+        self, what: str, recognise: Callable[[str], T]
+    ) -> Callable[[httpx.Response], T]:
+        # Recognition runs inside the HTTP call so a read's unrecognised answer is retried.
+        def parse(response: httpx.Response) -> T:
+            return recognise(self._http.scrub(plain_text(self._http, response, what)))
 
         return parse
 
-    async def _read(self, action: str, **extra: str) -> str:
+    async def _read(self, action: str, recognise: Callable[[str], T], **extra: str) -> T:
         what = f"{self.code} {action}"
-        text: str = await self._http.read(
-            "GET", self.path, self._text(what), params=self._params(action, **extra)
-        )
-        return text
+        return await self._http.read(
+            "GET", self.path, self._recognising(what, recognise),
+            params=self._params(action, **extra),
+        )  # fmt: skip
 
     async def _write(self, action: str, **extra: str) -> str:
         what = f"{self.code} {action}"
-        text: str = await self._http.write(
-            "GET", self.path, self._text(what), params=self._params(action, **extra)
+        return await self._http.write(
+            "GET", self.path, self._recognising(what, str), params=self._params(action, **extra)
         )
-        return text
 
     async def _json(self, action: str, **extra: str) -> Any:
         what = f"{self.code} {action}"
@@ -191,7 +195,9 @@ class OtpgetHandler:
         await self._http.aclose()
 
     async def balance(self) -> Money | None:
-        text = await self._read("getBalance")
+        return await self._read("getBalance", self._balance)
+
+    def _balance(self, text: str) -> Money:
         word, _, amount = text.partition(":")
         if word != "ACCESS_BALANCE":
             raise refusal(text, f"{self.code} getBalance")
@@ -207,7 +213,9 @@ class OtpgetHandler:
         return None
 
     async def status(self, upstream_order_id: str) -> UpstreamStatus:
-        text = await self._read("getStatus", id=upstream_order_id)
+        return await self._read("getStatus", self._status, id=upstream_order_id)
+
+    def _status(self, text: str) -> UpstreamStatus:
         if text == "STATUS_WAIT_CODE":
             return UpstreamStatus(UpstreamState.WAITING)
         if text == "STATUS_CANCEL":
