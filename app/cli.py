@@ -45,7 +45,7 @@ def serve(
 
     from app import bootstrap, migrate
     from app.db import make_engine, make_sessionmaker
-    from app.providers.registry import build_providers
+    from app.providers.registry import build_providers, close_providers
 
     settings = load_settings()
     url = database_url(settings)
@@ -53,11 +53,10 @@ def serve(
 
     async def prepare() -> bootstrap.DemoAccount | None:
         engine = make_engine(url)
+        providers = build_providers(settings)
         try:
             sessionmaker = make_sessionmaker(engine)
-            outcomes = await bootstrap.sync_provider_catalogs(
-                sessionmaker, build_providers(settings), settings
-            )
+            outcomes = await bootstrap.sync_provider_catalogs(sessionmaker, providers, settings)
             for outcome in outcomes:
                 if outcome.error:
                     typer.echo(
@@ -67,6 +66,7 @@ def serve(
                     )
             return await bootstrap.create_demo_account(sessionmaker, settings)
         finally:
+            await close_providers(providers)
             await engine.dispose()
 
     demo = asyncio.run(prepare())
@@ -101,7 +101,7 @@ def worker() -> None:
     from app.catalog.health import HealthWriter
     from app.db import make_engine, make_sessionmaker
     from app.orders.context import OrdersContext
-    from app.providers.registry import build_providers
+    from app.providers.registry import build_providers, close_providers
     from app.workers.catalog_sync import CatalogSyncer
     from app.workers.poller import Poller
 
@@ -128,6 +128,7 @@ def worker() -> None:
             await asyncio.gather(poller.run(), syncer.run())
         finally:
             await writer.drain()
+            await close_providers(providers)
             await engine.dispose()
 
     typer.echo("smsgate worker: polling orders (Ctrl+C stops after the current round)", err=True)

@@ -5,10 +5,16 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-KNOWN_PROVIDERS = ("sandbox",)  # keep in step with providers.registry.ADAPTERS
+KNOWN_PROVIDERS = ("sandbox", "otpget", "otpget_cheap", "smscode")  # = registry.ADAPTERS
+# The credential each upstream needs, by provider code (checked at start).
+PROVIDER_SECRETS = {
+    "otpget": "otpget_api_key",
+    "otpget_cheap": "otpget_api_key",
+    "smscode": "smscode_token",
+}
 
 
 class Settings(BaseSettings):
@@ -85,6 +91,26 @@ class Settings(BaseSettings):
     # A call waits at most this long for a free slot before failing over.
     upstream_queue_seconds: float = Field(default=5.0, gt=0)
 
+    # --- Upstream providers ---
+    # OTPGet (otpget: activations, otpget_cheap: 15-minute numbers) share a key and base URL.
+    otpget_base_url: str = "https://otpget.com/stubs"
+    otpget_api_key: SecretStr | None = None
+    # Which OTPGet provider types (1-6) the otpget adapter sells.
+    otpget_types: Annotated[list[int], NoDecode] = [1]
+    # OTPGet refuses cancels for 2 minutes after purchase (EARLY_CANCEL_DENIED).
+    otpget_min_cancel_seconds: int = Field(default=120, ge=0)
+    # How long an OTPGet activation is ours (undocumented upstream; sms-activate's 20 min).
+    otpget_rental_seconds: int = Field(default=1200, ge=60)
+    smscode_base_url: str = "https://api.smscode.gg"
+    smscode_token: SecretStr | None = None
+    # Idempotency keys sent to smscode are `<prefix>-<order id>`: make it unique per gateway
+    # sharing one smscode account (and change it after resetting the database).
+    smscode_idempotency_prefix: str = Field(default="smsgate", pattern=r"^[A-Za-z0-9_-]{1,40}$")
+    upstream_connect_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    upstream_read_timeout_seconds: float = Field(default=20.0, gt=0, le=120)
+    # Extra attempts for read-only upstream calls (status, balance, catalog); never purchases.
+    upstream_read_retries: int = Field(default=2, ge=0, le=5)
+
     # --- Orders and the poller ----------------------------------------------------------
     # Run the poller inside `smsgate serve` (off when a separate `smsgate worker` runs).
     run_workers: bool = True
@@ -120,6 +146,32 @@ class Settings(BaseSettings):
                 )
             return list(dict.fromkeys(codes))
         return value
+
+    @field_validator("otpget_types", mode="before")
+    @classmethod
+    def _split_types(cls, value: object) -> object:
+        if isinstance(value, str | int):
+            value = [part.strip() for part in str(value).split(",") if part.strip()]
+        if isinstance(value, list):
+            try:
+                types = [int(v) for v in value]
+            except (TypeError, ValueError):
+                raise ValueError("SMSGATE_OTPGET_TYPES must be a comma list of 1-6") from None
+            if not types or any(t not in range(1, 7) for t in types):
+                raise ValueError("SMSGATE_OTPGET_TYPES must be a comma list of 1-6")
+            return list(dict.fromkeys(types))
+        return value
+
+    @model_validator(mode="after")
+    def _provider_secrets(self) -> "Settings":
+        for code in self.providers:
+            field = PROVIDER_SECRETS.get(code)
+            secret = getattr(self, field) if field else None
+            if field and (secret is None or not secret.get_secret_value().strip()):
+                raise ValueError(
+                    f"SMSGATE_{field.upper()} is required when SMSGATE_PROVIDERS includes {code}"
+                )
+        return self
 
     @property
     def demo_enabled(self) -> bool:

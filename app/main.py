@@ -15,7 +15,7 @@ from app.db import make_engine, make_sessionmaker
 from app.errors import install_handlers
 from app.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from app.orders.context import OrdersContext
-from app.providers.registry import build_providers
+from app.providers.registry import build_providers, close_providers
 from app.workers.catalog_sync import CatalogSyncer
 from app.workers.poller import Poller
 
@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     worker.stop()
                 await asyncio.gather(*tasks)
                 await health_writer.drain()
+                await close_providers(app.state.providers)
                 await engine.dispose()
 
     app = FastAPI(
