@@ -139,7 +139,9 @@ class Product(Base):
 
     __tablename__ = "products"
     __table_args__ = (
-        UniqueConstraint("provider_id", "upstream_key"),
+        # One slot per upstream tier and umbrella: when ops correct a mapping, the tier gets
+        # a new slot under the right umbrella and the old one is retired (stock 0).
+        UniqueConstraint("provider_id", "upstream_key", "catalog_product_id"),
         CheckConstraint("price >= cost", name="price_not_below_cost"),
         CheckConstraint("cost >= 0 AND available >= 0", name="non_negative"),
         Index("ix_products_catalog_product_id_price", "catalog_product_id", "price"),

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from sqlalchemy import case, select, update
+from sqlalchemy import case, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -302,7 +302,7 @@ async def sync_catalog(
         # Price and stock move in place; the slot's catalog product and operator never do.
         await session.execute(
             stmt.on_conflict_do_update(
-                index_elements=["provider_id", "upstream_key"],
+                index_elements=["provider_id", "upstream_key", "catalog_product_id"],
                 set_={
                     "cost": stmt.excluded.cost,
                     "price": stmt.excluded.price,
@@ -314,15 +314,13 @@ async def sync_catalog(
                 },
             )
         )
-    keys = [row["upstream_key"] for row in rows]
+    # Gone from the feed, or now mapped under another umbrella: stock to zero, never moved.
+    current = [(row["upstream_key"], row["catalog_product_id"]) for row in rows]
+    stale = [Product.provider_id == provider_id, Product.available > 0]
+    if current:
+        stale.append(tuple_(Product.upstream_key, Product.catalog_product_id).not_in(current))
     vanished = await session.execute(
-        update(Product)
-        .where(
-            Product.provider_id == provider_id,
-            Product.upstream_key.not_in(keys),
-            Product.available > 0,
-        )
-        .values(available=0, updated_at=now)
+        update(Product).where(*stale).values(available=0, updated_at=now)
     )
     return SyncReport(
         code,

@@ -89,9 +89,21 @@ def upgrade() -> None:
     )
     op.add_column("providers", sa.Column("fixed_fee", sa.BigInteger(), nullable=True))
     op.add_column("providers", sa.Column("round_to", sa.Integer(), nullable=True))
+    op.drop_constraint("uq_products_provider_id_upstream_key", "products", type_="unique")
+    op.create_unique_constraint(
+        op.f("uq_products_provider_id_upstream_key_catalog_product_id"),
+        "products",
+        ["provider_id", "upstream_key", "catalog_product_id"],
+    )
 
 
 def downgrade() -> None:
+    op.drop_constraint(
+        op.f("uq_products_provider_id_upstream_key_catalog_product_id"), "products", type_="unique"
+    )
+    op.create_unique_constraint(
+        "uq_products_provider_id_upstream_key", "products", ["provider_id", "upstream_key"]
+    )
     op.drop_column("providers", "round_to")
     op.drop_column("providers", "fixed_fee")
     op.drop_column("providers", "markup_percent")

@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from app.catalog import jobs, mapping, sync
 from app.catalog.models import CatalogMapping, Country, Product, Provider, Service
 from app.catalog.pricing import PricingRule
+from app.catalog.provider_settings import set_mapping
 from app.providers.base import CountryInfo, Money, Offer, ProviderCatalog, ServiceInfo
 from tests.factories import Factory
 
@@ -163,3 +164,37 @@ class TestSyncMapping:
         row = (await slots(sessionmaker))["61:101"]
         # 3000 IDR + 10 % + 150 = 3450 → rounded up to 4000
         assert (row.cost, row.price) == (3_000, 4_000)
+
+    async def test_a_corrected_mapping_retires_the_old_slot(self, factory: Factory, sessionmaker):
+        """England mapped to GB by name; ops say it is IE: the tier gets a new slot under the
+        Irish umbrella, the old slot keeps its id and umbrella with zero stock."""
+        await factory.rate("PKR/IDR", "58")
+        countries = (CountryInfo("15", "England"),)
+        offer = Offer("15:101", "15", "101", None, Decimal("60"), 100, "PKR")
+        catalog = ProviderCatalog(countries, OTP_SERVICES, (), (offer,))
+
+        async def sync_once() -> sync.SyncReport:
+            async with sessionmaker() as session, session.begin():
+                pid = await sync.ensure_provider(session, "otpget", "otpget")
+                return await sync.sync_catalog(session, pid, "otpget", catalog, EXACT)
+
+        await sync_once()
+        (old,) = (await slots(sessionmaker)).values()
+        async with sessionmaker() as session, session.begin():
+            await set_mapping(session, "otpget", "country", "15", "ie")
+        report = await sync_once()
+        assert report.vanished == 1
+        async with sessionmaker() as session:
+            rows = {
+                p.id: (p.catalog_product_id, p.available)
+                for p in await session.scalars(select(Product).order_by(Product.id))
+            }
+            ie = await session.scalar(select(Country.id).where(Country.code == "IE"))
+        assert rows[old.id] == (old.catalog_product_id, 0)
+        (new_id,) = set(rows) - {old.id}
+        assert rows[new_id][1] == 100 and rows[new_id][0] != old.catalog_product_id
+        async with sessionmaker() as session:
+            from app.catalog.models import CatalogProduct
+
+            umbrella = await session.get(CatalogProduct, rows[new_id][0])
+            assert umbrella is not None and umbrella.country_id == ie
