@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
+from app.webhooks.cli import webhooks_cli
 
 T = TypeVar("T")
 
@@ -32,6 +33,7 @@ rates_cli = typer.Typer(help="Exchange rates.", no_args_is_help=True)
 cli.add_typer(accounts_cli, name="accounts")
 cli.add_typer(tokens_cli, name="tokens")
 cli.add_typer(rates_cli, name="rates")
+cli.add_typer(webhooks_cli, name="webhooks")
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -141,13 +143,14 @@ def serve(
 
 @cli.command()
 def worker() -> None:
-    """Run the background workers (the order poller) without serving HTTP."""
+    """Run the background workers (order poller, webhook dispatcher) without serving HTTP."""
     import signal
 
     from app import migrate
     from app.db import make_engine
     from app.orders.context import OrdersContext
     from app.providers.registry import build_providers
+    from app.workers.dispatcher import Dispatcher
     from app.workers.poller import Poller
 
     settings = load_settings()
@@ -158,15 +161,22 @@ def worker() -> None:
     async def run() -> None:
         engine = make_engine(url, settings)
         poller = Poller(OrdersContext(engine, build_providers(settings), settings))
+        dispatcher = Dispatcher(engine, settings)
         loop = asyncio.get_running_loop()
+
+        def stop() -> None:
+            poller.stop()
+            dispatcher.stop()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, poller.stop)
+            loop.add_signal_handler(sig, stop)
         try:
-            await poller.run()
+            await asyncio.gather(poller.run(), dispatcher.run())
         finally:
             await engine.dispose()
 
-    typer.echo("smsgate worker: polling orders (Ctrl+C stops after the current round)", err=True)
+    typer.echo("smsgate worker: polling orders and delivering webhooks (Ctrl+C stops after "
+               "the current round)", err=True)  # fmt: skip
     asyncio.run(run())
 
 

@@ -15,6 +15,7 @@ from app.errors import install_handlers
 from app.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from app.orders.context import OrdersContext
 from app.providers.registry import build_providers
+from app.workers.dispatcher import Dispatcher
 from app.workers.poller import Poller
 
 
@@ -34,15 +35,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.provider_codes = tuple(app.state.providers)
         app.state.orders = OrdersContext(engine, app.state.providers, settings)
         poller = Poller(app.state.orders) if settings.run_workers else None
+        dispatcher = Dispatcher(engine, settings) if settings.run_workers else None
         async with httpx.AsyncClient(timeout=httpx.Timeout(10.0)) as http:
             app.state.http = http
             task = asyncio.create_task(poller.run()) if poller else None
+            dispatch = asyncio.create_task(dispatcher.run()) if dispatcher else None
             try:
                 yield
             finally:
                 if poller and task:
                     poller.stop()
                     await task
+                if dispatcher and dispatch:
+                    dispatcher.stop()
+                    await dispatch
                 await engine.dispose()
 
     app = FastAPI(
