@@ -21,7 +21,11 @@ DISABLED_REASON = "consecutive_failed_user_endpoint"
 
 
 async def get_config(session: Db, account_id: int, *, for_update: bool = False) -> Any:
-    stmt = select(WebhookConfig).where(WebhookConfig.account_id == account_id)
+    stmt = (
+        select(WebhookConfig)
+        .where(WebhookConfig.account_id == account_id)
+        .execution_options(populate_existing=True)  # fresh after a Core UPDATE/upsert
+    )
     if for_update:
         stmt = stmt.with_for_update()
     return (await session.execute(stmt)).scalar_one_or_none()
