@@ -37,13 +37,16 @@ class Receiver:
                 receiver.arrived.set()
                 if receiver.hold is not None:
                     receiver.hold.wait(60)
-                self.send_response(status)
-                if receiver.location and 300 <= status < 400:
-                    self.send_header("Location", receiver.location)
                 payload = b'{"receiver":"secret body"}'
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                try:
+                    self.send_response(status)
+                    if receiver.location and 300 <= status < 400:
+                        self.send_header("Location", receiver.location)
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the sender gave up or was killed meanwhile
 
             do_GET = do_POST  # noqa: N815
 
