@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalog.cli import providers_cli
 from app.cli_support import database_url, emit, fail, in_transaction, load_settings
+from app.webhooks.cli import webhooks_cli
 
 T = TypeVar("T")
 
@@ -30,6 +31,7 @@ rates_cli = typer.Typer(help="Exchange rates.", no_args_is_help=True)
 cli.add_typer(accounts_cli, name="accounts")
 cli.add_typer(tokens_cli, name="tokens")
 cli.add_typer(rates_cli, name="rates")
+cli.add_typer(webhooks_cli, name="webhooks")
 
 
 @cli.command()
@@ -94,7 +96,7 @@ def serve(
 
 @cli.command()
 def worker() -> None:
-    """Run the background workers (the order poller) without serving HTTP."""
+    """Run the background workers (order poller, webhook dispatcher) without serving HTTP."""
     import signal
 
     from app import migrate
@@ -103,6 +105,7 @@ def worker() -> None:
     from app.orders.context import OrdersContext
     from app.providers.registry import build_providers, close_providers
     from app.workers.catalog_sync import CatalogSyncer
+    from app.workers.dispatcher import Dispatcher
     from app.workers.poller import Poller
 
     settings = load_settings()
@@ -116,22 +119,25 @@ def worker() -> None:
         providers = build_providers(settings, writer)
         poller = Poller(OrdersContext(engine, providers, settings))
         syncer = CatalogSyncer(engine, make_sessionmaker(engine), providers, settings)
+        dispatcher = Dispatcher(engine, settings)
         loop = asyncio.get_running_loop()
 
         def stop() -> None:
             poller.stop()
             syncer.stop()
+            dispatcher.stop()
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop)
         try:
-            await asyncio.gather(poller.run(), syncer.run())
+            await asyncio.gather(poller.run(), syncer.run(), dispatcher.run())
         finally:
             await writer.drain()
             await close_providers(providers)
             await engine.dispose()
 
-    typer.echo("smsgate worker: polling orders (Ctrl+C stops after the current round)", err=True)
+    typer.echo("smsgate worker: polling orders and delivering webhooks (Ctrl+C stops after "
+               "the current round)", err=True)  # fmt: skip
     asyncio.run(run())
 
 

@@ -131,6 +131,23 @@ class Settings(BaseSettings):
     # best_success routing looks at this many hours of orders per tier.
     success_window_hours: int = Field(default=24, ge=1)
 
+    # --- Webhooks -------------------------------------------------------------------------
+    # The dispatcher runs inside `smsgate serve` with the poller (run_workers) and in
+    # `smsgate worker`. Allow http and private/loopback receivers: development and tests only.
+    webhook_allow_private: bool = False
+    webhook_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
+    # After this many failed deliveries in a row an account's delivery is disabled.
+    webhook_max_failures: int = Field(default=10, ge=1, le=100)
+    # Retry n waits min(max, base * 3^(n-1)) seconds, ±20 % jitter: with the defaults the
+    # ten attempts before auto-disable span about 42 hours.
+    webhook_retry_base_seconds: float = Field(default=60.0, gt=0)
+    webhook_retry_max_seconds: float = Field(default=43_200.0, gt=0)
+    # Accounts (and replays) claimed per round, deliveries in flight, and how long a claim
+    # lasts (renewed after every event; a killed dispatcher's accounts wait this long).
+    webhook_batch_size: int = Field(default=100, ge=1, le=10_000)
+    webhook_concurrency: int = Field(default=32, ge=1, le=1_000)
+    webhook_lease_seconds: float = Field(default=30.0, gt=0)
+
     @field_validator("providers", mode="before")
     @classmethod
     def _split_providers(cls, value: object) -> object:

@@ -17,6 +17,7 @@ from app.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from app.orders.context import OrdersContext
 from app.providers.registry import build_providers, close_providers
 from app.workers.catalog_sync import CatalogSyncer
+from app.workers.dispatcher import Dispatcher
 from app.workers.poller import Poller
 
 
@@ -36,11 +37,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.providers = build_providers(settings, health_writer)
         app.state.provider_codes = tuple(app.state.providers)
         app.state.orders = OrdersContext(engine, app.state.providers, settings)
-        workers: list[Poller | CatalogSyncer] = []
+        workers: list[Poller | CatalogSyncer | Dispatcher] = []
         if settings.run_workers:
             workers = [
                 Poller(app.state.orders),
                 CatalogSyncer(engine, sessionmaker, app.state.providers, settings),
+                Dispatcher(engine, settings),
             ]
         async with httpx.AsyncClient(timeout=httpx.Timeout(10.0)) as http:
             app.state.http = http

@@ -15,7 +15,7 @@ from app.catalog.models import (
 from app.db import Base
 from app.ledger.models import Account, LedgerEntry
 from app.orders.models import IdempotencyKey, Order, OrderEvent, OrderSms
-from app.webhooks.models import WebhookConfig
+from app.webhooks.models import WebhookConfig, WebhookDelivery, WebhookOutbox
 
 __all__ = [
     "Account",
@@ -36,4 +36,6 @@ __all__ = [
     "ProviderHealth",
     "Service",
     "WebhookConfig",
+    "WebhookDelivery",
+    "WebhookOutbox",
 ]

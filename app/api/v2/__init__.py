@@ -11,3 +11,7 @@ router.include_router(balance.router)
 router.include_router(orders.router)
 router.add_api_route("/webhook", webhook.get_webhook, methods=["GET"], tags=["v2 webhook"],
                      name="v2_get_webhook")  # fmt: skip
+router.add_api_route("/webhook", webhook.update_webhook, methods=["PATCH"], tags=["v2 webhook"],
+                     name="v2_update_webhook")  # fmt: skip
+router.add_api_route("/webhook/test", webhook.test_webhook, methods=["POST"],
+                     tags=["v2 webhook"], name="v2_test_webhook")  # fmt: skip
