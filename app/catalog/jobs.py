@@ -17,6 +17,7 @@ from app.catalog import health, sync
 from app.catalog.models import Provider as ProviderRow
 from app.catalog.pricing import PricingRule, rule_for
 from app.config import Settings
+from app.db import Db
 from app.providers.base import Money, Provider, UpstreamError
 
 log = logging.getLogger(__name__)
@@ -44,9 +45,7 @@ def default_rule(settings: Settings | None) -> PricingRule:
     )
 
 
-async def provider_rule(
-    session: AsyncSession, provider_id: int, default: PricingRule
-) -> PricingRule:
+async def provider_rule(session: Db, provider_id: int, default: PricingRule) -> PricingRule:
     row = (
         await session.execute(
             select(ProviderRow.markup_percent, ProviderRow.fixed_fee, ProviderRow.round_to).where(

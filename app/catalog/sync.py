@@ -28,6 +28,7 @@ from app.catalog.models import (
     Service,
 )
 from app.catalog.pricing import PricingRule
+from app.db import Db
 from app.kit.clock import utcnow
 from app.providers.base import ProviderCatalog
 
@@ -77,7 +78,7 @@ async def ensure_provider(session: AsyncSession, code: str, name: str) -> int:
     return int(provider_id)
 
 
-async def idr_rates(session: AsyncSession) -> dict[str, Decimal]:
+async def idr_rates(session: Db) -> dict[str, Decimal]:
     """IDR per one unit of each currency we hold a rate for (IDR itself is 1)."""
     rows = await session.execute(
         select(ExchangeRate.base_currency, ExchangeRate.rate).where(

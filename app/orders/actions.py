@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from app.catalog.pricing import PricingRule
+from app.catalog import jobs, sync
 from app.errors import (
     CancelTooEarly,
     Conflict,
@@ -219,10 +219,17 @@ async def _reactivation_offer(
     if order.status != OrderStatus.COMPLETED or not order.reactivatable:
         raise Conflict(f"Order {order_id} cannot be reactivated.")
     try:
-        cost = int((await provider.reactivation_cost(order.upstream_order_id)).amount)
+        quote = await provider.reactivation_cost(order.upstream_order_id)
     except upstream.UpstreamError as exc:
         raise Conflict(f"Order {order_id} cannot be reactivated: {exc.message}") from None
-    return order, provider, cost, PricingRule().price(cost)
+    # The provider's currency to IDR and its own pricing rule, as the catalog sync prices.
+    async with ctx.autocommit.connect() as conn:
+        rates = await sync.idr_rates(conn)
+        rule = await jobs.provider_rule(conn, order.provider_id, jobs.default_rule(ctx.settings))
+    if quote.currency.upper() not in rates:
+        raise Conflict(f"Order {order_id} cannot be reactivated: no {quote.currency}/IDR rate.")
+    cost = sync.to_idr(quote.amount, quote.currency, rates)
+    return order, provider, cost, rule.price(cost)
 
 
 async def reactivate_options(ctx: OrdersContext, account_id: int, order_id: int) -> dict[str, int]:
