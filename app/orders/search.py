@@ -99,11 +99,11 @@ def _check_range(name: str, start: datetime | None, end: datetime | None) -> Non
         raise field_error(f"{name}_to", f"must be after {name}_from")
 
 
-def statement(f: OrderFilter) -> Select[Any]:
+def statement(f: OrderFilter) -> Select[*tuple[Any, ...]]:
     """Every order matching `f`, newest first (add a limit and an id bound to page)."""
     _check_range("created", f.created_from, f.created_to)
     _check_range("finished", f.finished_from, f.finished_to)
-    stmt: Select[Any] = (
+    stmt: Select[*tuple[Any, ...]] = (
         select(*COLUMNS)
         .join(Account, Account.id == Order.account_id)
         .join(Provider, Provider.id == Order.provider_id)

@@ -1,0 +1,53 @@
+"""Helpers of the admin tests: orders made in bulk with SQL (thousands in a second)."""
+
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+STATUSES = ("ACTIVE", "OTP_RECEIVED", "COMPLETED", "CANCELED", "EXPIRED", "FAILED")
+TERMINAL = {"COMPLETED", "CANCELED", "EXPIRED", "FAILED"}
+
+# Order i (1-based): account ids[i % len], product number i % products (by id), status
+# STATUSES[i % 6], created `start + i minutes`, finished 5 minutes later when terminal,
+# phone 62812 + i (7 digits), upstream id "up-i".
+_BULK = text(
+    """
+    WITH p AS (
+        SELECT row_number() OVER (ORDER BY id) - 1 AS k, id, catalog_product_id,
+               provider_id, operator_id, price, cost
+        FROM products
+    ), n AS (SELECT count(*) AS products FROM products)
+    INSERT INTO orders (account_id, product_id, catalog_product_id, provider_id, operator_id,
+                        status, amount, cost, phone_number, upstream_order_id, created_at,
+                        updated_at, finished_at)
+    SELECT (CAST(:accounts AS bigint[]))[1 + i % cardinality(CAST(:accounts AS bigint[]))], p.id, p.catalog_product_id,
+           p.provider_id, p.operator_id,
+           (ARRAY['ACTIVE','OTP_RECEIVED','COMPLETED','CANCELED','EXPIRED','FAILED'])[1 + i % 6],
+           p.price, p.cost, '62812' || lpad(i::text, 7, '0'), 'up-' || i,
+           CAST(:start AS timestamptz) + i * interval '1 minute', CAST(:start AS timestamptz) + i * interval '1 minute',
+           CASE WHEN i % 6 >= 2 THEN CAST(:start AS timestamptz) + i * interval '1 minute' + interval '5 minutes' END
+    FROM generate_series(:first, :last) AS i, n
+    JOIN p ON true
+    WHERE p.k = i % n.products
+    """
+)
+
+
+async def bulk_orders(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    count: int,
+    accounts: list[int],
+    start: datetime,
+    first: int = 1,
+) -> None:
+    async with sessionmaker() as session, session.begin():
+        await session.execute(
+            _BULK,
+            {
+                "accounts": accounts,
+                "start": start,
+                "first": first,
+                "last": first + count - 1,
+            },
+        )
