@@ -27,7 +27,7 @@ _BULK = text(
            p.price, p.cost, '62812' || lpad(i::text, 7, '0'), 'up-' || i,
            CAST(:start AS timestamptz) + i * interval '1 minute', CAST(:start AS timestamptz) + i * interval '1 minute',
            CASE WHEN i % 6 >= 2 THEN CAST(:start AS timestamptz) + i * interval '1 minute' + interval '5 minutes' END
-    FROM generate_series(:first, :last) AS i, n
+    FROM generate_series(CAST(:first AS bigint), CAST(:last AS bigint)) AS i, n
     JOIN p ON true
     WHERE p.k = i % n.products
     """
