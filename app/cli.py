@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import ops_cli
 from app.config import Settings
 
 T = TypeVar("T")
@@ -32,6 +33,9 @@ rates_cli = typer.Typer(help="Exchange rates.", no_args_is_help=True)
 cli.add_typer(accounts_cli, name="accounts")
 cli.add_typer(tokens_cli, name="tokens")
 cli.add_typer(rates_cli, name="rates")
+cli.add_typer(ops_cli.orders_cli, name="orders")
+cli.command("report")(ops_cli.report)
+ops_cli.add_account_commands(accounts_cli, tokens_cli)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

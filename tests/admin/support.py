@@ -13,7 +13,8 @@ TERMINAL = {"COMPLETED", "CANCELED", "EXPIRED", "FAILED"}
 # phone 62812 + i (7 digits), upstream id "up-i".
 _BULK = text(
     """
-    WITH p AS (
+    WITH a AS (SELECT CAST(:accounts AS bigint[]) AS ids, CAST(:start AS timestamptz) AS t0),
+    p AS (
         SELECT row_number() OVER (ORDER BY id) - 1 AS k, id, catalog_product_id,
                provider_id, operator_id, price, cost
         FROM products
@@ -21,13 +22,13 @@ _BULK = text(
     INSERT INTO orders (account_id, product_id, catalog_product_id, provider_id, operator_id,
                         status, amount, cost, phone_number, upstream_order_id, created_at,
                         updated_at, finished_at)
-    SELECT (CAST(:accounts AS bigint[]))[1 + i % cardinality(CAST(:accounts AS bigint[]))], p.id, p.catalog_product_id,
+    SELECT a.ids[1 + i % cardinality(a.ids)], p.id, p.catalog_product_id,
            p.provider_id, p.operator_id,
            (ARRAY['ACTIVE','OTP_RECEIVED','COMPLETED','CANCELED','EXPIRED','FAILED'])[1 + i % 6],
            p.price, p.cost, '62812' || lpad(i::text, 7, '0'), 'up-' || i,
-           CAST(:start AS timestamptz) + i * interval '1 minute', CAST(:start AS timestamptz) + i * interval '1 minute',
-           CASE WHEN i % 6 >= 2 THEN CAST(:start AS timestamptz) + i * interval '1 minute' + interval '5 minutes' END
-    FROM generate_series(CAST(:first AS bigint), CAST(:last AS bigint)) AS i, n
+           a.t0 + i * interval '1 minute', a.t0 + i * interval '1 minute',
+           CASE WHEN i % 6 >= 2 THEN a.t0 + i * interval '1 minute' + interval '5 minutes' END
+    FROM generate_series(CAST(:first AS bigint), CAST(:last AS bigint)) AS i, n, a
     JOIN p ON true
     WHERE p.k = i % n.products
     """

@@ -2,6 +2,7 @@
 
 import httpx
 import pytest
+
 from tests.factories import Factory
 
 
@@ -13,9 +14,7 @@ async def test_create_list_get(client: httpx.AsyncClient, admin: dict[str, str])
     assert account["name"] == "ops-team" and account["balance"] == 0
     assert account["disabled"] is False and account["active_tokens"] == 1
     assert token["token"].startswith(token["prefix"])
-    balance = await client.get(
-        "/v1/balance", headers={"Authorization": f"Bearer {token['token']}"}
-    )
+    balance = await client.get("/v1/balance", headers={"Authorization": f"Bearer {token['token']}"})
     assert balance.json()["data"]["balance"] == 0
 
     again = await client.post("/admin/accounts", json={"name": "ops-team"}, headers=admin)

@@ -66,9 +66,7 @@ async def test_every_admin_route(
         missing = await _call(client, method, path, None)
         assert missing.status_code == 401, where
         assert missing.json()["error"]["code"] == "UNAUTHORIZED", where
-        basic = await client.request(
-            method, concrete(path), headers={"Authorization": "Basic abc"}
-        )
+        basic = await client.request(method, concrete(path), headers={"Authorization": "Basic abc"})
         assert basic.status_code == 401, where
         for token in (account.token, "wrong-" + ADMIN_TOKEN, ADMIN_TOKEN[:-1]):
             denied = await _call(client, method, path, token)

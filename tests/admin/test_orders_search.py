@@ -80,15 +80,18 @@ async def test_every_filter_matches_a_reference_query(
         ),
         (
             "finished_from=2026-03-01T10:00:00&finished_to=2026-03-01T20:00:00",
-            lambda r: r["finished_at"] is not None
-            and START + timedelta(hours=10) <= r["finished_at"] < START + timedelta(hours=20),
+            lambda r: (
+                r["finished_at"] is not None
+                and START + timedelta(hours=10) <= r["finished_at"] < START + timedelta(hours=20)
+            ),
         ),
         (
-            f"account_id={orders['accounts'][0]}&status=CANCELED"
-            f"&service={sample['service']}",
-            lambda r: r["account_id"] == orders["accounts"][0]
-            and r["status"] == "CANCELED"
-            and r["service"] == sample["service"],
+            f"account_id={orders['accounts'][0]}&status=CANCELED&service={sample['service']}",
+            lambda r: (
+                r["account_id"] == orders["accounts"][0]
+                and r["status"] == "CANCELED"
+                and r["service"] == sample["service"]
+            ),
         ),
     ]
     for query, keep in cases:
@@ -154,4 +157,3 @@ async def test_bad_filters_are_422(
         error = response.json()["error"]
         assert error["code"] == "VALIDATION_ERROR"
         assert field in [f["field"] for f in error["details"]["fields"]], error
-
