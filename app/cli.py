@@ -12,6 +12,7 @@ import typer
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import ops_cli
 from app.catalog.cli import providers_cli
 from app.cli_support import database_url, emit, fail, in_transaction, load_settings
 from app.webhooks.cli import webhooks_cli
@@ -32,6 +33,9 @@ cli.add_typer(accounts_cli, name="accounts")
 cli.add_typer(tokens_cli, name="tokens")
 cli.add_typer(rates_cli, name="rates")
 cli.add_typer(webhooks_cli, name="webhooks")
+cli.add_typer(ops_cli.orders_cli, name="orders")
+cli.command("report")(ops_cli.report)
+ops_cli.add_account_commands(accounts_cli, tokens_cli)
 
 
 @cli.command()

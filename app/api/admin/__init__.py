@@ -6,7 +6,7 @@ Each area is a module with its own router, included here; every route depends on
 
 from fastapi import APIRouter, Depends
 
-from app.api.admin import webhooks
+from app.api.admin import accounts, money, orders, providers, rates, reports, webhooks
 from app.api.admin.auth import require_admin
 from app.api.envelope import ok
 from app.kit.json import JSONResponse
@@ -19,3 +19,11 @@ router.include_router(webhooks.router)
 async def whoami() -> JSONResponse:
     """A cheap way for ops to check the admin token."""
     return ok({"role": "admin"})
+
+
+router.include_router(accounts.router)
+router.include_router(money.router)
+router.include_router(orders.router)
+router.include_router(reports.router)
+router.include_router(providers.router)
+router.include_router(rates.router)
