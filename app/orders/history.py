@@ -4,24 +4,20 @@ Sources: the order row (creation, and the times it records), `order_events` (the
 row of every public transition, with the payload sent to webhooks), `order_sms`, and the
 ledger rows of the order. Not recorded anywhere yet, so not shown: individual provider
 calls (there is no provider-call table; the order keeps only `poll_errors` and
-`failed_reason`). Webhook delivery attempts come from the webhooks package: register a
-loader in DELIVERY_LOADERS and its rows appear under `webhook_deliveries`.
+`failed_reason`). Webhook delivery attempts of the order's events, replays included.
 """
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import select
 
 from app.db import Db
 from app.errors import NotFound
+from app.kit.clock import rfc3339
 from app.ledger import history as ledger_history
 from app.orders import search
 from app.orders.models import Order, OrderEvent, OrderSms
-
-# (session, order_id) -> delivery attempts of that order's events, oldest first.
-DeliveryLoader = Callable[[Db, int], Awaitable[list[dict[str, Any]]]]
-DELIVERY_LOADERS: list[DeliveryLoader] = []
+from app.webhooks.models import WebhookDelivery
 
 
 async def order_history(session: Db, order_id: int) -> dict[str, Any]:
@@ -69,11 +65,24 @@ async def order_history(session: Db, order_id: int) -> dict[str, Any]:
             )
         ).all()
     )
-    deliveries: list[dict[str, Any]] | None = None
-    if DELIVERY_LOADERS:
-        deliveries = []
-        for load in DELIVERY_LOADERS:
-            deliveries += await load(session, order_id)
+    deliveries = [
+        {
+            "event_id": d.event_id,
+            "event": event_type,
+            "attempted_at": rfc3339(d.attempted_at),
+            "succeeded": d.succeeded,
+            "status_code": d.status_code,
+            "error": d.error,
+            "duration_ms": d.duration_ms,
+            "is_replay": d.is_replay,
+        }
+        for d, event_type in await session.execute(
+            select(WebhookDelivery, OrderEvent.event)
+            .join(OrderEvent, OrderEvent.id == WebhookDelivery.event_id)
+            .where(OrderEvent.order_id == order_id)
+            .order_by(WebhookDelivery.id)
+        )
+    ]
     return {
         "order": order,
         "transitions": _transitions(order, events),

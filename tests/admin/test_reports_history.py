@@ -138,7 +138,19 @@ async def test_order_history_tells_what_happened(
     assert [(m["kind"], m["amount"]) for m in history["ledger"]] == [
         ("order_debit", -catalog.economy.price)
     ]
-    assert history["provider_calls"] is None and history["webhook_deliveries"] is None
+    assert history["provider_calls"] is None and history["webhook_deliveries"] == []
+
+    # A delivery attempt of one of the order's events shows in its history.
+    from app.webhooks.models import WebhookDelivery
+
+    async with sessionmaker() as session, session.begin():
+        session.add(WebhookDelivery(account_id=user.id, event_id=history["events"][0]["id"],
+                                    is_replay=False, attempted_at=clock.now, status_code=500,
+                                    error=None, duration_ms=12, succeeded=False))  # fmt: skip
+    again = (await client.get(f"/admin/orders/{order_id}", headers=admin)).json()["data"]
+    assert [
+        (d["event"], d["status_code"], d["succeeded"]) for d in again["webhook_deliveries"]
+    ] == [("order.otp_received", 500, False)]
 
     found = await client.get(
         "/admin/orders", params={"upstream_order_id": order["upstream_order_id"]}, headers=admin
