@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
+from app.ratelimit.cli import ratelimits_cli
 
 T = TypeVar("T")
 
@@ -32,6 +33,7 @@ rates_cli = typer.Typer(help="Exchange rates.", no_args_is_help=True)
 cli.add_typer(accounts_cli, name="accounts")
 cli.add_typer(tokens_cli, name="tokens")
 cli.add_typer(rates_cli, name="rates")
+cli.add_typer(ratelimits_cli, name="ratelimits")
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

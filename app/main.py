@@ -8,6 +8,7 @@ import httpx
 from fastapi import FastAPI
 
 from app import api
+from app.api.rate_limits import RateLimitHeadersMiddleware
 from app.auth.service import TokenAuthenticator
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
@@ -15,6 +16,7 @@ from app.errors import install_handlers
 from app.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from app.orders.context import OrdersContext
 from app.providers.registry import build_providers
+from app.ratelimit.state import RateLimits
 from app.workers.poller import Poller
 
 
@@ -33,6 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.providers = build_providers(settings)
         app.state.provider_codes = tuple(app.state.providers)
         app.state.orders = OrdersContext(engine, app.state.providers, settings)
+        app.state.rate_limits = RateLimits.build(settings, engine)
         poller = Poller(app.state.orders) if settings.run_workers else None
         async with httpx.AsyncClient(timeout=httpx.Timeout(10.0)) as http:
             app.state.http = http
@@ -43,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 if poller and task:
                     poller.stop()
                     await task
+                await app.state.rate_limits.close()
                 await engine.dispose()
 
     app = FastAPI(
@@ -55,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_handlers(app)
     app.include_router(api.router)
     # Outermost first: the request id is on every response, including a 413.
+    app.add_middleware(RateLimitHeadersMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
     return app

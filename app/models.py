@@ -13,6 +13,7 @@ from app.catalog.models import (
 from app.db import Base
 from app.ledger.models import Account, LedgerEntry
 from app.orders.models import IdempotencyKey, Order, OrderEvent, OrderSms
+from app.ratelimit.models import RateLimitOverride
 from app.webhooks.models import WebhookConfig
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "OrderSms",
     "Product",
     "Provider",
+    "RateLimitOverride",
     "Service",
     "WebhookConfig",
 ]
