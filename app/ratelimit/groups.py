@@ -4,6 +4,7 @@
 with money in USD, so a client must not double its allowance by mixing the two.
 """
 
+import re
 from enum import StrEnum
 
 from app.config import Settings
@@ -43,11 +44,25 @@ ROUTES: dict[tuple[str, str], Group] = {
 }
 
 
-def group_of(method: str, route_path: str) -> Group | None:
-    """The group of a matched route ("/v2/orders/{order_id}"), None when it has none."""
-    if route_path.startswith(("/v1/", "/v2/")):
-        return ROUTES.get((method, route_path[3:]))
-    return None
+_STATIC = {key: group for key, group in ROUTES.items() if "{" not in key[1]}
+_TEMPLATED = [
+    (method, re.compile("^" + re.sub(r"\{[^/]+\}", "[^/]+", path) + "$"), group)
+    for (method, path), group in ROUTES.items()
+    if "{" in path
+]
+
+
+def group_of(method: str, path: str) -> Group | None:
+    """The group of a request path ("/v2/orders/42"), None when it has none."""
+    if not path.startswith(("/v1/", "/v2/")):
+        return None
+    path = path[3:]
+    group = _STATIC.get((method, path))
+    if group is None:
+        for route_method, pattern, candidate in _TEMPLATED:
+            if route_method == method and pattern.match(path):
+                return candidate
+    return group
 
 
 def default_limits(settings: Settings) -> dict[Group, int]:
