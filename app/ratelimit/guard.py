@@ -42,7 +42,7 @@ class AbuseGuard:
         self.enabled = settings.abuse_guard_enabled
         self.window = settings.abuse_window_seconds
         self.min_failures = settings.abuse_min_failures
-        self.ratio = settings.abuse_failure_ratio
+        self.failure_ratio = settings.abuse_failure_ratio
         self.ban_seconds = settings.abuse_ban_seconds
         self.counters = counters
 
@@ -85,7 +85,7 @@ class AbuseGuard:
         if failures < self.min_failures:
             return
         successes = await self.counters.get(f"{prefix}/ok")
-        if failures / (failures + successes) >= self.ratio:
+        if failures / (failures + successes) >= self.failure_ratio:
             await self._ban(account_id, prefix, failures, successes)
 
     async def _ban(self, account_id: int, prefix: str, failures: int, successes: int) -> None:
