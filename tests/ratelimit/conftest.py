@@ -23,9 +23,7 @@ def rate_limits(app: FastAPI) -> RateLimits:
 
 
 @pytest.fixture
-def set_limits(
-    rate_limits: RateLimits, monkeypatch: pytest.MonkeyPatch
-) -> Callable[..., None]:
+def set_limits(rate_limits: RateLimits, monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
     """Lower the default limits of some groups for this test: set_limits(balance=3)."""
     assert rate_limits.limiter is not None
     defaults = dict(rate_limits.limiter.defaults)

@@ -3,7 +3,7 @@ while; upstream failures never do."""
 
 import asyncio
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pytest
 
