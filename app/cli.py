@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import ops_cli
 from app.catalog.cli import providers_cli
 from app.cli_support import database_url, emit, fail, in_transaction, load_settings
+from app.ratelimit.cli import ratelimits_cli
 from app.webhooks.cli import webhooks_cli
 
 T = TypeVar("T")
@@ -36,6 +37,7 @@ cli.add_typer(webhooks_cli, name="webhooks")
 cli.add_typer(ops_cli.orders_cli, name="orders")
 cli.command("report")(ops_cli.report)
 ops_cli.add_account_commands(accounts_cli, tokens_cli)
+cli.add_typer(ratelimits_cli, name="ratelimits")
 
 
 @cli.command()

@@ -57,6 +57,36 @@ class Settings(BaseSettings):
 
     providers: Annotated[list[str], NoDecode] = ["sandbox"]
 
+    # --- Rate limits and the abuse guard ---
+    # Per token and endpoint group, in fixed windows; the API.md limits are the defaults and
+    # accounts may have overrides (admin API, `smsgate ratelimits`). Counters live in Redis
+    # when REDIS_URL is set (one budget for every process), else in this process.
+    rate_limits_enabled: bool = True
+    rate_limit_window_seconds: int = Field(default=60, ge=1, le=86_400)
+    rate_limit_catalog: int = Field(default=1200, ge=0)
+    rate_limit_balance: int = Field(default=600, ge=0)
+    rate_limit_order_reads: int = Field(default=1200, ge=0)
+    rate_limit_order_create: int = Field(default=1200, ge=0)
+    rate_limit_order_cancel: int = Field(default=600, ge=0)
+    rate_limit_order_actions: int = Field(default=600, ge=0)
+    rate_limit_webhook_config: int = Field(default=120, ge=0)
+    # An override reaches other processes within this many seconds (this one at once).
+    rate_limit_override_cache_seconds: float = Field(default=10.0, ge=0, le=3600)
+    # Redis keys start with this (several gateways, or test runs, can share one Redis).
+    rate_limit_key_prefix: str = Field(default="smsgate", min_length=1, max_length=64)
+    # Redis down is fail-open: each process counts on its own (a budget per process) for
+    # `redis_retry_seconds`, then tries Redis again. The timeout bounds each Redis call.
+    rate_limit_redis_timeout_seconds: float = Field(default=0.2, gt=0, le=10)
+    rate_limit_redis_retry_seconds: float = Field(default=5.0, ge=0, le=3600)
+    # An account whose order creations end NO_OFFER_AVAILABLE or INSUFFICIENT_BALANCE at
+    # least `min_failures` times and `failure_ratio` of the time within one window may not
+    # create for `ban_seconds`. Upstream failures (PROVIDER_ERROR) never count.
+    abuse_guard_enabled: bool = True
+    abuse_window_seconds: int = Field(default=600, ge=1, le=86_400)
+    abuse_min_failures: int = Field(default=30, ge=1)
+    abuse_failure_ratio: float = Field(default=0.9, gt=0, le=1)
+    abuse_ban_seconds: int = Field(default=300, ge=1, le=86_400)
+
     # --- The sandbox provider: fake numbers whose behaviour is set here ---------------
     sandbox_sms_delay_seconds: float = Field(default=5.0, ge=0)
     sandbox_min_cancel_seconds: int = Field(default=120, ge=0)

@@ -8,6 +8,7 @@ import httpx
 from fastapi import FastAPI
 
 from app import api
+from app.api.rate_limits import RateLimitHeadersMiddleware
 from app.auth.service import TokenAuthenticator
 from app.catalog.health import HealthWriter
 from app.config import Settings, get_settings
@@ -16,6 +17,7 @@ from app.errors import install_handlers
 from app.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from app.orders.context import OrdersContext
 from app.providers.registry import build_providers, close_providers
+from app.ratelimit.state import RateLimits
 from app.workers.catalog_sync import CatalogSyncer
 from app.workers.dispatcher import Dispatcher
 from app.workers.poller import Poller
@@ -37,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.providers = build_providers(settings, health_writer)
         app.state.provider_codes = tuple(app.state.providers)
         app.state.orders = OrdersContext(engine, app.state.providers, settings)
+        app.state.rate_limits = RateLimits.build(settings, engine)
         workers: list[Poller | CatalogSyncer | Dispatcher] = []
         if settings.run_workers:
             workers = [
@@ -55,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await asyncio.gather(*tasks)
                 await health_writer.drain()
                 await close_providers(app.state.providers)
+                await app.state.rate_limits.close()
                 await engine.dispose()
 
     app = FastAPI(
@@ -67,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_handlers(app)
     app.include_router(api.router)
     # Outermost first: the request id is on every response, including a 413.
+    app.add_middleware(RateLimitHeadersMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
     return app

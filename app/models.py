@@ -15,6 +15,7 @@ from app.catalog.models import (
 from app.db import Base
 from app.ledger.models import Account, LedgerEntry
 from app.orders.models import IdempotencyKey, Order, OrderEvent, OrderSms
+from app.ratelimit.models import RateLimitOverride
 from app.webhooks.models import WebhookConfig, WebhookDelivery, WebhookOutbox
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "Product",
     "Provider",
     "ProviderHealth",
+    "RateLimitOverride",
     "Service",
     "WebhookConfig",
     "WebhookDelivery",

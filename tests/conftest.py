@@ -208,6 +208,13 @@ class FakeClock:
         self.now += timedelta(seconds=seconds)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits(request: pytest.FixtureRequest) -> None:
+    """Ids restart with every test, so counters and bans keyed by them must too."""
+    if "app" in request.fixturenames:
+        request.getfixturevalue("app").state.rate_limits.reset()
+
+
 @pytest.fixture
 def sandbox(app: FastAPI) -> Iterator[SandboxProvider]:
     """The app's sandbox adapter (inside its guard), fresh for each test (ids restart with

@@ -2,10 +2,11 @@
 
 from fastapi import APIRouter
 
+from app.api.rate_limits import RateLimited
 from app.api.v1 import webhook
 from app.api.v2 import balance, catalog, orders
 
-router = APIRouter(prefix="/v2")
+router = APIRouter(prefix="/v2", dependencies=[RateLimited])
 router.include_router(catalog.router)
 router.include_router(balance.router)
 router.include_router(orders.router)
