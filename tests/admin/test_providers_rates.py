@@ -57,3 +57,51 @@ async def test_rates_list_and_set(
         bad = await client.post("/admin/rates", json=body, headers=admin)
         assert bad.status_code == 422, body
         assert field in [f["field"] for f in bad.json()["error"]["details"]["fields"]]
+
+
+async def test_provider_health_pricing_mappings_and_sync_on_demand(
+    client, factory, admin, sessionmaker, sandbox
+):
+    await factory.sandbox_catalog()
+    listed = (await client.get("/admin/providers", headers=admin)).json()["data"]
+    (sandbox_row,) = [p for p in listed if p["code"] == "sandbox"]
+    assert sandbox_row["health"]["breaker_state_here"] == "closed"
+    assert sandbox_row["health"]["last_sync_at"] is not None
+    assert sandbox_row["pricing"] == {"markup_percent": None, "fixed_fee": None, "round_to": None}
+
+    bad = await client.put("/admin/providers/sandbox/pricing", json={"markup_percent": -1},
+                           headers=admin)  # fmt: skip
+    assert bad.status_code == 422 and bad.json()["error"]["details"]["fields"]
+    priced = await client.put(
+        "/admin/providers/sandbox/pricing",
+        json={"markup_percent": "50", "fixed_fee": 0, "round_to": 1},
+        headers=admin,
+    )
+    assert priced.status_code == 200, priced.text
+    synced = await client.post("/admin/providers/sandbox/sync", headers=admin)
+    assert synced.status_code == 200 and synced.json()["data"]["offers"] > 50
+    async with sessionmaker() as session:
+        from sqlalchemy import select
+
+        from app.catalog.models import Product
+
+        rows = (await session.execute(select(Product.cost, Product.price))).all()
+    assert rows and all(price == cost * 3 // 2 for cost, price in rows if cost % 2 == 0)
+
+    mapped = await client.put(
+        "/admin/providers/sandbox/mappings",
+        json={"kind": "country", "upstream_code": "GB", "canonical_code": "zz"},
+        headers=admin,
+    )
+    assert mapped.status_code == 422
+    mapped = await client.put(
+        "/admin/providers/sandbox/mappings",
+        json={"kind": "service", "upstream_code": "gojek", "canonical_code": None},
+        headers=admin,
+    )
+    assert mapped.status_code == 200
+    await client.post("/admin/providers/sandbox/sync", headers=admin)
+    unmapped = await client.get("/admin/providers/sandbox/mappings?unmapped=true", headers=admin)
+    assert [m["upstream_code"] for m in unmapped.json()["data"]] == ["gojek"]
+    missing = await client.post("/admin/providers/otpget/sync", headers=admin)
+    assert missing.status_code == 404
