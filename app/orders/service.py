@@ -5,6 +5,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from app.db import Db
@@ -43,6 +44,8 @@ class Offer:
     provider_id: int
     upstream_key: str
     cost: int
+    upstream_cost: Decimal | None = None  # the provider's own price, in its currency
+    upstream_currency: str | None = None
 
 
 @dataclass
@@ -126,6 +129,7 @@ def _offer(row: Any, counts: tuple[int, int] | None = None) -> Offer:
         Candidate(row.product_id, row.provider_code, row.price, row.operator_id, row.available,
                   successes, attempts),
         row.catalog_product_id, row.provider_id, row.upstream_key, row.cost,
+        row.upstream_cost, row.upstream_currency,
     )  # fmt: skip
 
 
@@ -236,6 +240,8 @@ async def debit_pending(
             phone_number=parent.phone_number if parent is not None else None,
             now=now,
             reconcile_at=now + timedelta(seconds=ctx.settings.reconcile_after_seconds),
+            upstream_cost=offer.upstream_cost,
+            upstream_currency=offer.upstream_currency,
         )
     return None if created is None else created[0]
 

@@ -149,6 +149,14 @@ async def test_the_gateway_over_three_real_protocols(
     first = await create(routed)
     assert await _provider_of(sessionmaker, first["id"]) == "otpget"
     assert first["amount"] == 2_800
+    async with sessionmaker() as session:
+        kept = (
+            await session.execute(
+                text("SELECT cost, upstream_cost, upstream_currency FROM orders WHERE id = :id"),
+                {"id": first["id"]},
+            )
+        ).one()
+    assert (kept.cost, kept.upstream_cost, kept.upstream_currency) == (2_320, 40, "PKR")
     otpget.set_stock("2:61:102", 0)
     second = await create(routed)
     assert await _provider_of(sessionmaker, second["id"]) == "otpget_cheap"
