@@ -2,6 +2,7 @@
 database create the `demo` account so the gateway can be tried at once."""
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -9,9 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth import service as auth_service
+from app.catalog import jobs
 from app.catalog import repository as catalog_repository
-from app.catalog import sync
-from app.catalog.pricing import PricingRule
 from app.config import Settings
 from app.ledger import service as ledger_service
 from app.ledger.models import Account
@@ -28,17 +28,12 @@ class DemoAccount:
 
 
 async def sync_provider_catalogs(
-    sessionmaker: async_sessionmaker[AsyncSession], providers: dict[str, Provider]
-) -> list[sync.SyncReport]:
-    reports = []
-    for code, provider in providers.items():
-        catalog = await provider.catalog()  # no transaction is open while an adapter works
-        async with sessionmaker() as session, session.begin():
-            provider_id = await sync.ensure_provider(session, code, provider.name)
-            reports.append(
-                await sync.sync_catalog(session, provider_id, code, catalog, PricingRule())
-            )
-    return reports
+    sessionmaker: async_sessionmaker[AsyncSession],
+    providers: Mapping[str, Provider],
+    settings: Settings | None = None,
+) -> list[jobs.SyncOutcome]:
+    """Every provider's catalog; one that fails is reported and does not stop the start."""
+    return await jobs.sync_all(sessionmaker, dict(providers), settings)
 
 
 async def create_demo_account(

@@ -4,18 +4,19 @@ Exit codes: 0 done, 1 refused or failed (the message says why), 2 bad arguments.
 """
 
 import asyncio
-import json
 import os
 import sys
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
-from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.config import Settings
+from app import ops_cli
+from app.catalog.cli import providers_cli
+from app.cli_support import database_url, emit, fail, in_transaction, load_settings
+from app.ratelimit.cli import ratelimits_cli
+from app.webhooks.cli import webhooks_cli
 
 T = TypeVar("T")
 
@@ -32,60 +33,11 @@ rates_cli = typer.Typer(help="Exchange rates.", no_args_is_help=True)
 cli.add_typer(accounts_cli, name="accounts")
 cli.add_typer(tokens_cli, name="tokens")
 cli.add_typer(rates_cli, name="rates")
-
-
-def fail(message: str, code: int = 1) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def emit(payload: dict[str, Any]) -> None:
-    typer.echo(json.dumps(payload, ensure_ascii=False))
-
-
-def load_settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
-        )
-        fail(f"bad configuration: {problems}")
-
-
-def database_url(settings: Settings) -> str:
-    from app.migrate import resolve_database_url
-
-    try:
-        return resolve_database_url(settings)
-    except Exception as exc:  # the embedded server failed to start: say so, no trace
-        fail(f"cannot start the embedded Postgres in {settings.embedded_pgdata}: {exc}")
-
-
-def in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run `work` in one transaction on the configured database; map errors to messages."""
-    from app.db import make_engine, make_sessionmaker
-    from app.errors import GatewayError
-
-    settings = load_settings()
-    url = database_url(settings)
-
-    async def run() -> T:
-        engine = make_engine(url)
-        try:
-            async with make_sessionmaker(engine)() as session, session.begin():
-                return await work(session)
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(run())
-    except GatewayError as exc:
-        fail(exc.message, 2 if exc.code == "VALIDATION_ERROR" else 1)
-    except (OperationalError, DBAPIError, OSError) as exc:
-        if "does not exist" in str(exc) and "relation" in str(exc):
-            fail("the database is not migrated: run `smsgate migrate` first")
-        fail(f"database error: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+cli.add_typer(webhooks_cli, name="webhooks")
+cli.add_typer(ops_cli.orders_cli, name="orders")
+cli.command("report")(ops_cli.report)
+ops_cli.add_account_commands(accounts_cli, tokens_cli)
+cli.add_typer(ratelimits_cli, name="ratelimits")
 
 
 @cli.command()
@@ -101,7 +53,7 @@ def serve(
 
     from app import bootstrap, migrate, serving
     from app.db import make_engine, make_sessionmaker
-    from app.providers.registry import build_providers
+    from app.providers.registry import build_providers, close_providers
 
     settings = load_settings()
     logging_args = serving.prepare(settings)
@@ -110,11 +62,20 @@ def serve(
 
     async def prepare() -> bootstrap.DemoAccount | None:
         engine = make_engine(url)
+        providers = build_providers(settings)
         try:
             sessionmaker = make_sessionmaker(engine)
-            await bootstrap.sync_provider_catalogs(sessionmaker, build_providers(settings))
+            outcomes = await bootstrap.sync_provider_catalogs(sessionmaker, providers, settings)
+            for outcome in outcomes:
+                if outcome.error:
+                    typer.echo(
+                        f"warning: provider {outcome.provider}: catalog sync failed: "
+                        f"{outcome.error}",
+                        err=True,
+                    )
             return await bootstrap.create_demo_account(sessionmaker, settings)
         finally:
+            await close_providers(providers)
             await engine.dispose()
 
     demo = asyncio.run(prepare())
@@ -143,14 +104,17 @@ def serve(
 
 @cli.command()
 def worker() -> None:
-    """Run the background workers (the order poller) without serving HTTP."""
+    """Run the background workers (order poller, webhook dispatcher) without serving HTTP."""
     import signal
 
     from app import migrate
-    from app.db import make_engine
+    from app.catalog.health import HealthWriter
+    from app.db import make_engine, make_sessionmaker
     from app.logs import configure_logging
     from app.orders.context import OrdersContext
-    from app.providers.registry import build_providers
+    from app.providers.registry import build_providers, close_providers
+    from app.workers.catalog_sync import CatalogSyncer
+    from app.workers.dispatcher import Dispatcher
     from app.workers.poller import Poller
 
     settings = load_settings()
@@ -161,16 +125,29 @@ def worker() -> None:
 
     async def run() -> None:
         engine = make_engine(url, settings)
-        poller = Poller(OrdersContext(engine, build_providers(settings), settings))
+        writer = HealthWriter(engine)
+        providers = build_providers(settings, writer)
+        poller = Poller(OrdersContext(engine, providers, settings))
+        syncer = CatalogSyncer(engine, make_sessionmaker(engine), providers, settings)
+        dispatcher = Dispatcher(engine, settings)
         loop = asyncio.get_running_loop()
+
+        def stop() -> None:
+            poller.stop()
+            syncer.stop()
+            dispatcher.stop()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, poller.stop)
+            loop.add_signal_handler(sig, stop)
         try:
-            await poller.run()
+            await asyncio.gather(poller.run(), syncer.run(), dispatcher.run())
         finally:
+            await writer.drain()
+            await close_providers(providers)
             await engine.dispose()
 
-    typer.echo("smsgate worker: polling orders (Ctrl+C stops after the current round)", err=True)
+    typer.echo("smsgate worker: polling orders and delivering webhooks (Ctrl+C stops after "
+               "the current round)", err=True)  # fmt: skip
     asyncio.run(run())
 
 
@@ -284,6 +261,9 @@ def rates_set(pair: str, rate: str) -> None:
         }
 
     emit(in_transaction(work))
+
+
+cli.add_typer(providers_cli, name="providers")
 
 
 def main() -> None:

@@ -1,13 +1,20 @@
 """The only place that reads the environment: every knob is documented in .env.example."""
 
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-KNOWN_PROVIDERS = ("sandbox",)  # keep in step with providers.registry.ADAPTERS
+KNOWN_PROVIDERS = ("sandbox", "otpget", "otpget_cheap", "smscode")  # = registry.ADAPTERS
+# The credential each upstream needs, by provider code (checked at start).
+PROVIDER_SECRETS = {
+    "otpget": "otpget_api_key",
+    "otpget_cheap": "otpget_api_key",
+    "smscode": "smscode_token",
+}
 
 
 class Settings(BaseSettings):
@@ -62,6 +69,36 @@ class Settings(BaseSettings):
 
     providers: Annotated[list[str], NoDecode] = ["sandbox"]
 
+    # --- Rate limits and the abuse guard ---
+    # Per token and endpoint group, in fixed windows; the API.md limits are the defaults and
+    # accounts may have overrides (admin API, `smsgate ratelimits`). Counters live in Redis
+    # when REDIS_URL is set (one budget for every process), else in this process.
+    rate_limits_enabled: bool = True
+    rate_limit_window_seconds: int = Field(default=60, ge=1, le=86_400)
+    rate_limit_catalog: int = Field(default=1200, ge=0)
+    rate_limit_balance: int = Field(default=600, ge=0)
+    rate_limit_order_reads: int = Field(default=1200, ge=0)
+    rate_limit_order_create: int = Field(default=1200, ge=0)
+    rate_limit_order_cancel: int = Field(default=600, ge=0)
+    rate_limit_order_actions: int = Field(default=600, ge=0)
+    rate_limit_webhook_config: int = Field(default=120, ge=0)
+    # An override reaches other processes within this many seconds (this one at once).
+    rate_limit_override_cache_seconds: float = Field(default=10.0, ge=0, le=3600)
+    # Redis keys start with this (several gateways, or test runs, can share one Redis).
+    rate_limit_key_prefix: str = Field(default="smsgate", min_length=1, max_length=64)
+    # Redis down is fail-open: each process counts on its own (a budget per process) for
+    # `redis_retry_seconds`, then tries Redis again. The timeout bounds each Redis call.
+    rate_limit_redis_timeout_seconds: float = Field(default=0.2, gt=0, le=10)
+    rate_limit_redis_retry_seconds: float = Field(default=5.0, ge=0, le=3600)
+    # An account whose order creations end NO_OFFER_AVAILABLE or INSUFFICIENT_BALANCE at
+    # least `min_failures` times and `failure_ratio` of the time within one window may not
+    # create for `ban_seconds`. Upstream failures (PROVIDER_ERROR) never count.
+    abuse_guard_enabled: bool = True
+    abuse_window_seconds: int = Field(default=600, ge=1, le=86_400)
+    abuse_min_failures: int = Field(default=30, ge=1)
+    abuse_failure_ratio: float = Field(default=0.9, gt=0, le=1)
+    abuse_ban_seconds: int = Field(default=300, ge=1, le=86_400)
+
     # --- The sandbox provider: fake numbers whose behaviour is set here ---------------
     sandbox_sms_delay_seconds: float = Field(default=5.0, ge=0)
     sandbox_min_cancel_seconds: int = Field(default=120, ge=0)
@@ -73,6 +110,48 @@ class Settings(BaseSettings):
     sandbox_no_sms_rate: float = Field(default=0.05, ge=0, le=1)
     sandbox_codeless_rate: float = Field(default=0.05, ge=0, le=1)
     sandbox_latency_ms: int = Field(default=0, ge=0, le=60_000)
+
+    # --- Catalog sync, pricing and provider health ------------------------------------
+    # Every enabled provider's catalog is pulled this often (and at start, and by
+    # `smsgate providers sync`). 0 turns the periodic job off.
+    catalog_sync_seconds: float = Field(default=600.0, ge=0)
+    # Default pricing rule; a provider's own rule (`smsgate providers pricing`) wins.
+    pricing_markup_percent: Decimal = Field(default=Decimal("20"), ge=0, le=1000)
+    pricing_fixed_fee: int = Field(default=0, ge=0)
+    pricing_round_to: int = Field(default=100, ge=1)
+    # Circuit breaker, per provider and process: open after this many transient failures
+    # within the window, try one call again after the cooldown.
+    breaker_failures: int = Field(default=5, ge=1)
+    breaker_window_seconds: float = Field(default=60.0, gt=0)
+    breaker_cooldown_seconds: float = Field(default=30.0, gt=0)
+    # Our account at the provider is out of money, or our key is refused: a long pause.
+    breaker_funds_cooldown_seconds: float = Field(default=900.0, gt=0)
+    # Calls in flight and calls per second to one provider from one process (0 = no cap);
+    # the sandbox is never capped. A 429 from upstream pauses the provider for Retry-After.
+    upstream_max_concurrency: int = Field(default=32, ge=0)
+    upstream_max_rps: float = Field(default=0.0, ge=0)
+    # A call waits at most this long for a free slot before failing over.
+    upstream_queue_seconds: float = Field(default=5.0, gt=0)
+
+    # --- Upstream providers ---
+    # OTPGet (otpget: activations, otpget_cheap: 15-minute numbers) share a key and base URL.
+    otpget_base_url: str = "https://otpget.com/stubs"
+    otpget_api_key: SecretStr | None = None
+    # Which OTPGet provider types (1-6) the otpget adapter sells.
+    otpget_types: Annotated[list[int], NoDecode] = [1]
+    # OTPGet refuses cancels for 2 minutes after purchase (EARLY_CANCEL_DENIED).
+    otpget_min_cancel_seconds: int = Field(default=120, ge=0)
+    # How long an OTPGet activation is ours (undocumented upstream; sms-activate's 20 min).
+    otpget_rental_seconds: int = Field(default=1200, ge=60)
+    smscode_base_url: str = "https://api.smscode.gg"
+    smscode_token: SecretStr | None = None
+    # Idempotency keys sent to smscode are `<prefix>-<order id>`: make it unique per gateway
+    # sharing one smscode account (and change it after resetting the database).
+    smscode_idempotency_prefix: str = Field(default="smsgate", pattern=r"^[A-Za-z0-9_-]{1,40}$")
+    upstream_connect_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    upstream_read_timeout_seconds: float = Field(default=20.0, gt=0, le=120)
+    # Extra attempts for read-only upstream calls (status, balance, catalog); never purchases.
+    upstream_read_retries: int = Field(default=2, ge=0, le=5)
 
     # --- Orders and the poller ----------------------------------------------------------
     # Run the poller inside `smsgate serve` (off when a separate `smsgate worker` runs).
@@ -94,6 +173,23 @@ class Settings(BaseSettings):
     # best_success routing looks at this many hours of orders per tier.
     success_window_hours: int = Field(default=24, ge=1)
 
+    # --- Webhooks -------------------------------------------------------------------------
+    # The dispatcher runs inside `smsgate serve` with the poller (run_workers) and in
+    # `smsgate worker`. Allow http and private/loopback receivers: development and tests only.
+    webhook_allow_private: bool = False
+    webhook_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
+    # After this many failed deliveries in a row an account's delivery is disabled.
+    webhook_max_failures: int = Field(default=10, ge=1, le=100)
+    # Retry n waits min(max, base * 3^(n-1)) seconds, ±20 % jitter: with the defaults the
+    # ten attempts before auto-disable span about 42 hours.
+    webhook_retry_base_seconds: float = Field(default=60.0, gt=0)
+    webhook_retry_max_seconds: float = Field(default=43_200.0, gt=0)
+    # Accounts (and replays) claimed per round, deliveries in flight, and how long a claim
+    # lasts (renewed after every event; a killed dispatcher's accounts wait this long).
+    webhook_batch_size: int = Field(default=100, ge=1, le=10_000)
+    webhook_concurrency: int = Field(default=32, ge=1, le=1_000)
+    webhook_lease_seconds: float = Field(default=30.0, gt=0)
+
     @field_validator("providers", mode="before")
     @classmethod
     def _split_providers(cls, value: object) -> object:
@@ -109,6 +205,32 @@ class Settings(BaseSettings):
                 )
             return list(dict.fromkeys(codes))
         return value
+
+    @field_validator("otpget_types", mode="before")
+    @classmethod
+    def _split_types(cls, value: object) -> object:
+        if isinstance(value, str | int):
+            value = [part.strip() for part in str(value).split(",") if part.strip()]
+        if isinstance(value, list):
+            try:
+                types = [int(v) for v in value]
+            except (TypeError, ValueError):
+                raise ValueError("SMSGATE_OTPGET_TYPES must be a comma list of 1-6") from None
+            if not types or any(t not in range(1, 7) for t in types):
+                raise ValueError("SMSGATE_OTPGET_TYPES must be a comma list of 1-6")
+            return list(dict.fromkeys(types))
+        return value
+
+    @model_validator(mode="after")
+    def _provider_secrets(self) -> "Settings":
+        for code in self.providers:
+            field = PROVIDER_SECRETS.get(code)
+            secret = getattr(self, field) if field else None
+            if field and (secret is None or not secret.get_secret_value().strip()):
+                raise ValueError(
+                    f"SMSGATE_{field.upper()} is required when SMSGATE_PROVIDERS includes {code}"
+                )
+        return self
 
     @property
     def demo_enabled(self) -> bool:

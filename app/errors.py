@@ -87,6 +87,11 @@ class RateLimitExceeded(GatewayError):
     code, status, message = "RATE_LIMIT_EXCEEDED", 429, "Rate limit exceeded."
 
 
+class TempBannedAbuseGuard(GatewayError):
+    code, status = "TEMP_BANNED_ABUSE_GUARD", 429
+    message = "Order creation is blocked for a while after too many failed creations."
+
+
 class FxRateUnavailable(GatewayError):
     code, status, message = "FX_RATE_UNAVAILABLE", 503, "No USD/IDR exchange rate is set."
 

@@ -8,7 +8,9 @@ import httpx
 from fastapi import FastAPI
 
 from app import api
+from app.api.rate_limits import RateLimitHeadersMiddleware
 from app.auth.service import TokenAuthenticator
+from app.catalog.health import HealthWriter
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.errors import install_handlers
@@ -18,7 +20,10 @@ from app.metrics import process_exiting
 from app.metrics_db import SnapshotCache
 from app.middleware import AccessMiddleware, BodyLimitMiddleware, RequestIdMiddleware
 from app.orders.context import OrdersContext
-from app.providers.registry import build_providers
+from app.providers.registry import build_providers, close_providers
+from app.ratelimit.state import RateLimits
+from app.workers.catalog_sync import CatalogSyncer
+from app.workers.dispatcher import Dispatcher
 from app.workers.poller import Poller
 
 
@@ -35,21 +40,33 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessionmaker = sessionmaker
         app.state.authenticator = TokenAuthenticator(sessionmaker, settings.token_cache_seconds)
-        app.state.providers = build_providers(settings)
+        health_writer = HealthWriter(engine)
+        app.state.providers = build_providers(settings, health_writer)
         app.state.provider_codes = tuple(app.state.providers)
         app.state.orders = OrdersContext(engine, app.state.providers, settings)
-        poller = Poller(app.state.orders) if settings.run_workers else None
+        app.state.rate_limits = RateLimits.build(settings, engine)
+        workers: list[Poller | CatalogSyncer | Dispatcher] = []
+        if settings.run_workers:
+            workers = [
+                Poller(app.state.orders),
+                CatalogSyncer(engine, sessionmaker, app.state.providers, settings),
+                Dispatcher(engine, settings),
+            ]
         async with httpx.AsyncClient(timeout=httpx.Timeout(10.0)) as http:
             app.state.http = http
-            task = asyncio.create_task(poller.run()) if poller else None
-            app.state.readiness = Readiness(engine, settings, poller, task)
+            tasks = [asyncio.create_task(worker.run()) for worker in workers]
+            poller = next((w for w in workers if isinstance(w, Poller)), None)
+            app.state.readiness = Readiness(engine, settings, poller, tasks[0] if poller else None)
             app.state.metrics_db = SnapshotCache(engine, settings.metrics_db_cache_seconds)
             try:
                 yield
             finally:
-                if poller and task:
-                    poller.stop()
-                    await task
+                for worker in workers:
+                    worker.stop()
+                await asyncio.gather(*tasks)
+                await health_writer.drain()
+                await close_providers(app.state.providers)
+                await app.state.rate_limits.close()
                 await engine.dispose()
                 process_exiting()
 
@@ -64,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api.router)
     # Added innermost first: the access log sees every answer (a 413, the last-resort 500),
     # and the request id is on every response.
+    app.add_middleware(RateLimitHeadersMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(AccessMiddleware)

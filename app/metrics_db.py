@@ -37,11 +37,10 @@ _BALANCES = text("SELECT count(*), coalesce(sum(balance), 0) FROM accounts")
 async def outbox_backlog(conn: AsyncConnection, now: datetime) -> tuple[int, float]:
     """(events not delivered yet, age in seconds of the oldest of them).
 
-    The one place that defines "undelivered". Until webhook delivery exists nothing is
-    ever delivered, so every order_events row counts; the dispatcher's work changes the
-    WHERE clause here (e.g. `delivered_at IS NULL`) and nothing else.
+    The one place that defines "undelivered": rows of the dispatcher's queue
+    (`webhook_outbox`, replays included), which a successful delivery removes.
     """
-    row = (await conn.execute(text("SELECT count(*), min(created_at) FROM order_events"))).one()
+    row = (await conn.execute(text("SELECT count(*), min(created_at) FROM webhook_outbox"))).one()
     count, oldest = int(row[0]), row[1]
     return count, max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0
 

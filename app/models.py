@@ -2,22 +2,26 @@
 
 from app.auth.models import ApiToken
 from app.catalog.models import (
+    CatalogMapping,
     CatalogProduct,
     Country,
     ExchangeRate,
     Operator,
     Product,
     Provider,
+    ProviderHealth,
     Service,
 )
 from app.db import Base
 from app.ledger.models import Account, LedgerEntry
 from app.orders.models import IdempotencyKey, Order, OrderEvent, OrderSms
-from app.webhooks.models import WebhookConfig
+from app.ratelimit.models import RateLimitOverride
+from app.webhooks.models import WebhookConfig, WebhookDelivery, WebhookOutbox
 
 __all__ = [
     "Account",
     "ApiToken",
+    "CatalogMapping",
     "Base",
     "CatalogProduct",
     "Country",
@@ -30,6 +34,10 @@ __all__ = [
     "OrderSms",
     "Product",
     "Provider",
+    "ProviderHealth",
+    "RateLimitOverride",
     "Service",
     "WebhookConfig",
+    "WebhookDelivery",
+    "WebhookOutbox",
 ]

@@ -29,6 +29,7 @@ from app.db import make_engine, make_sessionmaker
 from app.kit import clock as app_clock
 from app.main import create_app
 from app.orders.context import OrdersContext
+from app.providers.guard import Breaker, GuardedProvider
 from app.providers.sandbox import SandboxProvider
 from app.workers.poller import Poller
 from tests.factories import Factory
@@ -207,12 +208,22 @@ class FakeClock:
         self.now += timedelta(seconds=seconds)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits(request: pytest.FixtureRequest) -> None:
+    """Ids restart with every test, so counters and bans keyed by them must too."""
+    if "app" in request.fixturenames:
+        request.getfixturevalue("app").state.rate_limits.reset()
+
+
 @pytest.fixture
 def sandbox(app: FastAPI) -> Iterator[SandboxProvider]:
-    """The app's sandbox provider, fresh for each test (ids restart with every test)."""
-    provider: SandboxProvider = app.state.providers["sandbox"]
+    """The app's sandbox adapter (inside its guard), fresh for each test (ids restart with
+    every test, its breaker starts closed)."""
+    guarded: GuardedProvider = app.state.providers["sandbox"]
+    provider: SandboxProvider = guarded.inner  # type: ignore[assignment]
     settings = provider.settings
     provider.reset()
+    guarded.breaker = Breaker(guarded.policy)
     yield provider
     provider.reset()
     provider.settings = settings

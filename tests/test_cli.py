@@ -250,3 +250,51 @@ class TestNoTraceback:
         assert result.exit_code == 1
         assert result.stderr.startswith("error: database error:")
         assert "Traceback" not in result.output
+
+
+class TestProviders:
+    def test_sync_then_status_then_pricing_applies_at_next_sync(self, smsgate, db):
+        synced = smsgate("providers", "sync")
+        assert synced.exit_code == 0, synced.stderr
+        (outcome,) = json.loads(synced.stdout)["synced"]
+        assert outcome["ok"] and outcome["provider"] == "sandbox" and outcome["offers"] > 50
+
+        status = json.loads(smsgate("providers", "status").stdout)["providers"]
+        sandbox = next(p for p in status if p["code"] == "sandbox")
+        assert sandbox["breaker_state"] == "closed" and sandbox["last_sync_at"]
+        assert sandbox["tiers"] == outcome["offers"]
+
+        async def cheapest(session: AsyncSession) -> tuple[int, int]:
+            from app.catalog.models import Product
+
+            row = (
+                await session.execute(
+                    select(Product.cost, Product.price).where(Product.upstream_key ==
+                                                              "ID:whatsapp:any:economy")
+                )
+            ).one()  # fmt: skip
+            return int(row.cost), int(row.price)
+
+        cost, _ = db(cheapest)
+        priced = smsgate("providers", "pricing", "sandbox", "--markup", "50", "--round-to", "1")
+        assert priced.exit_code == 0, priced.stderr
+        assert smsgate("providers", "sync", "sandbox").exit_code == 0
+        assert db(cheapest) == (cost, cost * 3 // 2)
+
+    def test_map_validates_and_lists(self, smsgate):
+        assert smsgate("providers", "sync").exit_code == 0
+        bad = smsgate("providers", "map", "sandbox", "country", "XX", "ZZ")
+        assert bad.exit_code == 2 and "ISO 3166-1" in bad.stderr
+        assert smsgate("providers", "map", "nope", "country", "XX", "ID").exit_code == 1
+        both = smsgate("providers", "map", "sandbox", "service", "gojek", "gojek", "--ignore")
+        assert both.exit_code == 2
+        done = smsgate("providers", "map", "sandbox", "service", "gojek", "--ignore")
+        assert done.exit_code == 0, done.stderr
+        listed = json.loads(smsgate("providers", "mappings", "sandbox", "--unmapped").stdout)
+        assert [(m["upstream_code"], m["source"]) for m in listed["mappings"]] == [("gojek", "ops")]
+        resynced = json.loads(smsgate("providers", "sync").stdout)["synced"][0]
+        assert resynced["unmapped_services"] == ["gojek (Gojek)"]
+
+    def test_sync_of_a_provider_not_enabled_is_refused(self, smsgate):
+        result = smsgate("providers", "sync", "otpget")
+        assert result.exit_code == 2 and "not enabled" in result.stderr

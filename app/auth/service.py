@@ -8,9 +8,10 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from cachetools import TTLCache
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth.models import ApiToken
@@ -123,3 +124,28 @@ class TokenAuthenticator:
         if row is None or not hmac.compare_digest(row.token_hash, digest):
             return None
         return Principal(account_id=row.account_id, token_id=row.id)
+
+
+async def list_tokens(session: AsyncSession, account_id: int) -> list[dict[str, Any]]:
+    """An account's tokens: id, prefix and dates. The digest never leaves this module."""
+    exists = await session.scalar(select(Account.id).where(Account.id == account_id))
+    if exists is None:
+        raise NotFound(f"No account {account_id}.")
+    rows = await session.execute(
+        select(ApiToken.id, ApiToken.prefix, ApiToken.created_at, ApiToken.revoked_at)
+        .where(ApiToken.account_id == account_id)
+        .order_by(ApiToken.id)
+    )
+    return [dict(row._mapping, active=row.revoked_at is None) for row in rows]
+
+
+async def revoke_account_token(session: AsyncSession, account_id: int, token_id: int) -> None:
+    """Revoke one token of one account (another account's token is not found)."""
+    revoked = await session.scalar(
+        update(ApiToken)
+        .where(ApiToken.id == token_id, ApiToken.account_id == account_id)
+        .values(revoked_at=func.coalesce(ApiToken.revoked_at, utcnow()))
+        .returning(ApiToken.id)
+    )
+    if revoked is None:
+        raise NotFound(f"Account {account_id} has no token {token_id}.")

@@ -3,6 +3,7 @@ tier slots (products) and exchange rates."""
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     func,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
@@ -30,7 +32,61 @@ class Provider(Base):
     code: Mapped[str] = mapped_column(Text, unique=True)
     name: Mapped[str] = mapped_column(Text)
     enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    # The pricing rule of this provider's tiers; NULL takes the SMSGATE_PRICING_* default.
+    markup_percent: Mapped[Decimal | None] = mapped_column(Numeric(7, 3))
+    fixed_fee: Mapped[int | None] = mapped_column(BigInteger)
+    round_to: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ProviderHealth(Base):
+    """The last known health of a provider, written by the processes that call it (each
+    process keeps its own breaker; this row is the latest report any of them made) and by
+    the catalog sync (balance, last sync). Read by `smsgate providers status` and /admin."""
+
+    __tablename__ = "provider_health"
+
+    provider_id: Mapped[int] = mapped_column(Integer, ForeignKey("providers.id"), primary_key=True)
+    breaker_state: Mapped[str] = mapped_column(Text, server_default=text("'closed'"))
+    opened_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    consecutive_failures: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    total_failures: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    balance: Mapped[Decimal | None] = mapped_column(Numeric(20, 6))
+    balance_currency: Mapped[str | None] = mapped_column(Text)
+    balance_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_sync_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_sync_error: Mapped[str | None] = mapped_column(Text)
+    last_sync_report: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class CatalogMapping(Base):
+    """How one provider's country or service id maps onto the canonical catalog.
+
+    Rows with `source = 'auto'` are written by the sync (resolved, or `canonical_code`
+    NULL when it could not tell: those are the unmapped items ops are shown); ops correct
+    or fill them (`source = 'ops'`), and the sync never overwrites an ops row.
+    """
+
+    __tablename__ = "catalog_mappings"
+    __table_args__ = (
+        UniqueConstraint("provider_id", "kind", "upstream_code"),
+        CheckConstraint("kind IN ('country', 'service')", name="kind_known"),
+        CheckConstraint("source IN ('auto', 'ops')", name="source_known"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider_id: Mapped[int] = mapped_column(Integer, ForeignKey("providers.id"))
+    kind: Mapped[str] = mapped_column(Text)
+    upstream_code: Mapped[str] = mapped_column(Text)
+    upstream_name: Mapped[str] = mapped_column(Text)
+    canonical_code: Mapped[str | None] = mapped_column(Text)  # ISO alpha-2 or service slug
+    source: Mapped[str] = mapped_column(Text, server_default=text("'auto'"))
+    last_seen_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
 
 
 class Country(Base):
@@ -83,7 +139,9 @@ class Product(Base):
 
     __tablename__ = "products"
     __table_args__ = (
-        UniqueConstraint("provider_id", "upstream_key"),
+        # One slot per upstream tier and umbrella: when ops correct a mapping, the tier gets
+        # a new slot under the right umbrella and the old one is retired (stock 0).
+        UniqueConstraint("provider_id", "upstream_key", "catalog_product_id"),
         CheckConstraint("price >= cost", name="price_not_below_cost"),
         CheckConstraint("cost >= 0 AND available >= 0", name="non_negative"),
         Index("ix_products_catalog_product_id_price", "catalog_product_id", "price"),

@@ -17,3 +17,17 @@ class PricingRule:
         step = Decimal(max(self.round_to, 1))
         rounded = int((raw / step).to_integral_value(rounding=ROUND_CEILING) * step)
         return max(rounded, cost)
+
+
+def rule_for(
+    markup_percent: Decimal | None,
+    fixed_fee: int | None,
+    round_to: int | None,
+    default: PricingRule,
+) -> PricingRule:
+    """A provider's rule: its own values where set, the default elsewhere."""
+    return PricingRule(
+        markup_percent=default.markup_percent if markup_percent is None else markup_percent,
+        fixed_fee=default.fixed_fee if fixed_fee is None else fixed_fee,
+        round_to=default.round_to if round_to is None else round_to,
+    )

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from app.catalog.pricing import PricingRule
+from app.catalog import jobs, sync
 from app.errors import (
     CancelTooEarly,
     Conflict,
@@ -220,27 +220,34 @@ async def resend(ctx: OrdersContext, account_id: int, order_id: int) -> dict[str
 
 async def _reactivation_offer(
     ctx: OrdersContext, account_id: int, order_id: int
-) -> tuple[Any, Provider, int, int]:
+) -> tuple[Any, Provider, upstream.Money, int, int]:
     order, provider = await _own(ctx, account_id, order_id)
     if order.status != OrderStatus.COMPLETED or not order.reactivatable:
         raise Conflict(f"Order {order_id} cannot be reactivated.")
     try:
         with provider_call(provider.code, "reactivation_cost", order_id):
-            cost = await provider.reactivation_cost(order.upstream_order_id)
+            quote = await provider.reactivation_cost(order.upstream_order_id)
     except upstream.UpstreamError as exc:
         raise Conflict(f"Order {order_id} cannot be reactivated: {exc.message}") from None
-    return order, provider, cost, PricingRule().price(cost)
+    # The provider's currency to IDR and its own pricing rule, as the catalog sync prices.
+    async with ctx.autocommit.connect() as conn:
+        rates = await sync.idr_rates(conn)
+        rule = await jobs.provider_rule(conn, order.provider_id, jobs.default_rule(ctx.settings))
+    if quote.currency.upper() not in rates:
+        raise Conflict(f"Order {order_id} cannot be reactivated: no {quote.currency}/IDR rate.")
+    cost = sync.to_idr(quote.amount, quote.currency, rates)
+    return order, provider, quote, cost, rule.price(cost)
 
 
 async def reactivate_options(ctx: OrdersContext, account_id: int, order_id: int) -> dict[str, int]:
-    _, _, _, price = await _reactivation_offer(ctx, account_id, order_id)
+    *_, price = await _reactivation_offer(ctx, account_id, order_id)
     return {"cost": price}
 
 
 async def reactivate(
     ctx: OrdersContext, account_id: int, order_id: int, max_price: int | None
 ) -> CreateResult:
-    parent, provider, cost, price = await _reactivation_offer(ctx, account_id, order_id)
+    parent, provider, quote, cost, price = await _reactivation_offer(ctx, account_id, order_id)
     if max_price is not None and price > max_price:
         raise ValidationFailed(
             f"Reactivation costs {price}, above max_price {max_price}.",
@@ -249,7 +256,8 @@ async def reactivate(
         )  # fmt: skip
     offer = Offer(
         Candidate(parent.product_id, provider.code, price, parent.operator_id, 1),
-        parent.catalog_product_id, parent.provider_id, "", cost,
+        parent.catalog_product_id, parent.provider_id, "", cost, quote.amount,
+        quote.currency.upper(),
     )  # fmt: skip
     result = CreateResult()
     child = await buy_one(ctx, account_id, [offer], set(), result, parent=parent)

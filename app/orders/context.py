@@ -1,5 +1,6 @@
 """What the order services need at run time, built once per process by the lifespan."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -17,7 +18,7 @@ from app.providers.base import Provider
 @dataclass
 class OrdersContext:
     engine: AsyncEngine
-    providers: dict[str, Provider]
+    providers: Mapping[str, Provider]
     settings: Settings
     names: CatalogNames = field(default_factory=CatalogNames)
     _codes_by_id: dict[int, str] = field(default_factory=dict)
@@ -32,6 +33,14 @@ class OrdersContext:
         """The same pool without BEGIN/COMMIT: for reads and single-statement writes (one
         statement is atomic on its own), saving two round trips each."""
         return self.engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    def usable(self, code: str) -> bool:
+        """False while the provider's breaker is open (or it paused us): routing skips it."""
+        provider = self.providers.get(code)
+        if provider is None:
+            return False
+        check = getattr(provider, "usable", None)
+        return bool(check()) if check is not None else True
 
     @property
     def provider_codes(self) -> tuple[str, ...]:

@@ -1,6 +1,7 @@
 """Orders, their SMS, the outbox of events, and idempotency records."""
 
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    Numeric,
     SmallInteger,
     Text,
     func,
@@ -92,6 +94,9 @@ class Order(Base):
     status: Mapped[str] = mapped_column(Text)
     amount: Mapped[int] = mapped_column(BigInteger)  # charged, IDR, locked at creation
     cost: Mapped[int] = mapped_column(BigInteger)  # what the provider charges us, IDR
+    # The provider's own price for it, in its currency (margin reports, reconciliation).
+    upstream_cost: Mapped[Decimal | None] = mapped_column(Numeric(20, 6))
+    upstream_currency: Mapped[str | None] = mapped_column(Text)
     phone_number: Mapped[str | None] = mapped_column(Text)
     upstream_order_id: Mapped[str | None] = mapped_column(Text)
     otp_code: Mapped[str | None] = mapped_column(Text)

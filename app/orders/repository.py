@@ -3,6 +3,7 @@ RETURNING: zero rows means another actor (poller, cancel, finish, a retry) got t
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Table, bindparam, delete, func, insert, or_, select, update
@@ -77,6 +78,8 @@ _OFFERS = (
         _PRODUCTS.c.upstream_key,
         _PRODUCTS.c.price,
         _PRODUCTS.c.cost,
+        _PRODUCTS.c.upstream_cost,
+        _PRODUCTS.c.upstream_currency,
         _PRODUCTS.c.available,
         _PROVIDERS.c.code.label("provider_code"),
     )
@@ -106,8 +109,10 @@ _DEBIT_AND_INSERT = """
     ), new_order AS (
         INSERT INTO orders (account_id, product_id, catalog_product_id, provider_id,
                             operator_id, parent_order_id, status, amount, cost, phone_number,
-                            reactivatable, created_at, updated_at, next_poll_at)
-        SELECT account.id, $4, $5, $6, $7, $8, 'PENDING', $1, $9, $10, false, $2, $2, $11
+                            reactivatable, created_at, updated_at, next_poll_at,
+                            upstream_cost, upstream_currency)
+        SELECT account.id, $4, $5, $6, $7, $8, 'PENDING', $1, $9, $10, false, $2, $2, $11,
+               $12, $13
         FROM account
         RETURNING id
     ), entry AS (
@@ -134,11 +139,14 @@ async def debit_and_insert_pending(
     phone_number: str | None,
     now: datetime,
     reconcile_at: datetime,
+    upstream_cost: Decimal | None = None,
+    upstream_currency: str | None = None,
 ) -> tuple[int, int] | None:
     """(order id, new balance), or None when the balance does not cover the amount."""
     row = await pg.fetchrow(
         conn, _DEBIT_AND_INSERT, amount, now, account_id, product_id, catalog_product_id,
         provider_id, operator_id, parent_order_id, cost, phone_number, reconcile_at,
+        upstream_cost, upstream_currency,
     )  # fmt: skip
     return None if row is None else (int(row.order_id), int(row.balance))
 

@@ -4,6 +4,7 @@ or fail and refund. Money moves only in short transactions around the upstream c
 import asyncio
 from dataclasses import dataclass, field
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from app.db import Db
@@ -44,6 +45,8 @@ class Offer:
     provider_id: int
     upstream_key: str
     cost: int
+    upstream_cost: Decimal | None = None  # the provider's own price, in its currency
+    upstream_currency: str | None = None
 
 
 @dataclass
@@ -127,6 +130,7 @@ def _offer(row: Any, counts: tuple[int, int] | None = None) -> Offer:
         Candidate(row.product_id, row.provider_code, row.price, row.operator_id, row.available,
                   successes, attempts),
         row.catalog_product_id, row.provider_id, row.upstream_key, row.cost,
+        row.upstream_cost, row.upstream_currency,
     )  # fmt: skip
 
 
@@ -175,6 +179,11 @@ async def buy_one(
             continue
         provider = ctx.providers.get(offer.candidate.provider_code)
         if provider is None:
+            continue
+        if not ctx.usable(offer.candidate.provider_code):
+            # Its breaker is open: no money moves for a call that would fail fast.
+            result.errors.append(f"{offer.candidate.provider_code}: temporarily unavailable")
+            dead.add(offer.candidate.provider_code)
             continue
         order_id = await debit_pending(ctx, account_id, offer, parent)
         if order_id is None:
@@ -237,6 +246,8 @@ async def debit_pending(
             phone_number=parent.phone_number if parent is not None else None,
             now=now,
             reconcile_at=now + timedelta(seconds=ctx.settings.reconcile_after_seconds),
+            upstream_cost=offer.upstream_cost,
+            upstream_currency=offer.upstream_currency,
         )
     return None if created is None else created[0]
 

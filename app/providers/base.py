@@ -5,27 +5,37 @@ read Settings or touch the database. Everything they return is a frozen DTO belo
 """
 
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol
 
 
 @dataclass(frozen=True, slots=True)
 class CountryInfo:
-    code: str  # ISO 3166-1 alpha-2, upper case
+    """A country as the provider names it. `code` is the provider's own id for it (OTPGet
+    "61", smscode "ID"); the catalog sync maps it to an ISO code: an ops mapping first,
+    then `iso_code` when the provider states it, then an exact country-name lookup."""
+
+    code: str
     name: str
-    dial_code: str  # digits only
+    dial_code: str | None = None  # digits only, when the provider tells
     emoji: str | None = None
+    iso_code: str | None = None  # ISO 3166-1 alpha-2, when the provider states it
 
 
 @dataclass(frozen=True, slots=True)
 class ServiceInfo:
-    code: str  # canonical slug, e.g. "whatsapp"
+    """A service as the provider names it. `code` is the provider's own id; the sync maps
+    it to a canonical slug: an ops mapping first, then `slug`, then the slugified name."""
+
+    code: str
     name: str
+    slug: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class OperatorInfo:
-    country_code: str
+    country_code: str  # the provider's country id (CountryInfo.code)
     code: str
     name: str
     local_name: str | None = None
@@ -33,14 +43,20 @@ class OperatorInfo:
 
 @dataclass(frozen=True, slots=True)
 class Offer:
-    """One tier the provider sells: identified by `upstream_key`, stable across syncs."""
+    """One tier the provider sells: identified by `upstream_key`, stable across syncs.
+
+    `country_code` and `service_code` are the provider's own ids (CountryInfo.code,
+    ServiceInfo.code). `cost` is in the provider's `currency`; the sync converts it to IDR
+    through the stored exchange rates.
+    """
 
     upstream_key: str
     country_code: str
     service_code: str
     operator_code: str | None
-    cost: int  # IDR the provider charges per number
+    cost: Decimal
     available: int
+    currency: str = "IDR"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +119,17 @@ class Capabilities:
 
 
 @dataclass(frozen=True, slots=True)
+class Money:
+    """An amount in a provider's currency (converted to IDR by the caller)."""
+
+    amount: Decimal
+    currency: str = "IDR"
+
+
+Balance = Money
+
+
+@dataclass(frozen=True, slots=True)
 class Purchase:
     upstream_order_id: str
     phone_number: str  # E.164, with '+'
@@ -135,11 +162,11 @@ class Provider(Protocol):
     capabilities: Capabilities
 
     async def catalog(self) -> ProviderCatalog:
-        """Everything the provider sells now, with costs converted to IDR."""
+        """Everything the provider sells now, in the provider's own ids and currency."""
         ...
 
-    async def balance(self) -> int | None:
-        """Our balance at the provider in IDR, when it tells."""
+    async def balance(self) -> "Balance | None":
+        """Our balance at the provider, in its currency, when it tells."""
         ...
 
     async def buy(self, upstream_key: str, reference: str) -> Purchase:
@@ -166,8 +193,8 @@ class Provider(Protocol):
         """Ask for another SMS; False when the provider does not support it."""
         ...
 
-    async def reactivation_cost(self, upstream_order_id: str) -> int:
-        """IDR the provider charges to reactivate this number now; Rejected if it can't."""
+    async def reactivation_cost(self, upstream_order_id: str) -> "Money":
+        """What the provider charges to reactivate this number now; Rejected if it can't."""
         ...
 
     async def reactivate(self, upstream_order_id: str, reference: str) -> Purchase:

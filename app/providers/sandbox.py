@@ -13,6 +13,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from cachetools import TTLCache
 
@@ -21,6 +22,7 @@ from app.providers.base import (
     Capabilities,
     CountryInfo,
     Indeterminate,
+    Money,
     Offer,
     OperatorInfo,
     ProviderCatalog,
@@ -33,26 +35,26 @@ from app.providers.base import (
 )
 
 COUNTRIES = (
-    CountryInfo("ID", "Indonesia", "62", "🇮🇩"),
-    CountryInfo("MY", "Malaysia", "60", "🇲🇾"),
-    CountryInfo("PH", "Philippines", "63", "🇵🇭"),
-    CountryInfo("TH", "Thailand", "66", "🇹🇭"),
-    CountryInfo("VN", "Vietnam", "84", "🇻🇳"),
-    CountryInfo("IN", "India", "91", "🇮🇳"),
-    CountryInfo("US", "United States", "1", "🇺🇸"),
-    CountryInfo("GB", "United Kingdom", "44", "🇬🇧"),
+    CountryInfo("ID", "Indonesia", "62", "🇮🇩", iso_code="ID"),
+    CountryInfo("MY", "Malaysia", "60", "🇲🇾", iso_code="MY"),
+    CountryInfo("PH", "Philippines", "63", "🇵🇭", iso_code="PH"),
+    CountryInfo("TH", "Thailand", "66", "🇹🇭", iso_code="TH"),
+    CountryInfo("VN", "Vietnam", "84", "🇻🇳", iso_code="VN"),
+    CountryInfo("IN", "India", "91", "🇮🇳", iso_code="IN"),
+    CountryInfo("US", "United States", "1", "🇺🇸", iso_code="US"),
+    CountryInfo("GB", "United Kingdom", "44", "🇬🇧", iso_code="GB"),
 )
 DIAL = {c.code: c.dial_code for c in COUNTRIES}
 
 SERVICES = (
-    ServiceInfo("whatsapp", "WhatsApp"),
-    ServiceInfo("telegram", "Telegram"),
-    ServiceInfo("google", "Google"),
-    ServiceInfo("facebook", "Facebook"),
-    ServiceInfo("instagram", "Instagram"),
-    ServiceInfo("tiktok", "TikTok"),
-    ServiceInfo("shopee", "Shopee"),
-    ServiceInfo("gojek", "Gojek"),
+    ServiceInfo("whatsapp", "WhatsApp", slug="whatsapp"),
+    ServiceInfo("telegram", "Telegram", slug="telegram"),
+    ServiceInfo("google", "Google", slug="google"),
+    ServiceInfo("facebook", "Facebook", slug="facebook"),
+    ServiceInfo("instagram", "Instagram", slug="instagram"),
+    ServiceInfo("tiktok", "TikTok", slug="tiktok"),
+    ServiceInfo("shopee", "Shopee", slug="shopee"),
+    ServiceInfo("gojek", "Gojek", slug="gojek"),
 )
 SERVICE_NAMES = {s.code: s.name for s in SERVICES}
 
@@ -121,7 +123,7 @@ def build_catalog() -> ProviderCatalog:
                         country.code,
                         service.code,
                         operator,
-                        _round(base * factor),
+                        Decimal(_round(base * factor)),
                         _stock(key),
                     )
                 )
@@ -215,7 +217,7 @@ class SandboxProvider:
         keep = max(3 * self.settings.rental_seconds, 3600)
         self._activations: TTLCache[str, _Activation] = TTLCache(1_000_000, keep)
         self._purchases: TTLCache[str, Purchase] = TTLCache(1_000_000, keep)
-        self._costs = {o.upstream_key: o.cost for o in build_catalog().offers}
+        self._costs = {o.upstream_key: int(o.cost) for o in build_catalog().offers}
         # Test switches: tiers that answer "no numbers", and a forced failure mode.
         self.sold_out: set[str] = set()
         self.fail_next: list[str] = []
@@ -237,7 +239,7 @@ class SandboxProvider:
     async def catalog(self) -> ProviderCatalog:
         return build_catalog()
 
-    async def balance(self) -> int | None:
+    async def balance(self) -> Money | None:
         return None
 
     def _fate(self) -> str:
@@ -349,18 +351,20 @@ class SandboxProvider:
         self._known(upstream_order_id).resends.append(self.now())
         return True
 
-    async def reactivation_cost(self, upstream_order_id: str) -> int:
+    async def reactivation_cost(self, upstream_order_id: str) -> Money:
         await self._network()
         ident = _Id.decode(upstream_order_id)
         activation = self._activations.get(upstream_order_id)
         if activation and activation.canceled:
             raise Rejected("a canceled number cannot be reactivated")
-        return ident.cost
+        return Money(Decimal(ident.cost))
 
     async def reactivate(self, upstream_order_id: str, reference: str) -> Purchase:
         cost = await self.reactivation_cost(upstream_order_id)
         ident = _Id.decode(upstream_order_id)
-        return self._register(reference, ident.country, cost, ident.service, "c", line=ident.line)
+        return self._register(
+            reference, ident.country, int(cost.amount), ident.service, "c", line=ident.line
+        )
 
     def _known(self, upstream_order_id: str) -> _Activation:
         """This process's record of an activation (another process may have bought it)."""

@@ -79,6 +79,12 @@ async def test_orders_provider_calls_and_database_gauges(
 
     catalog = await load_catalog(sessionmaker)
     user = await factory.account(balance=START)
+    # A webhook URL, so the account's events queue for delivery (the backlog gauge).
+    from app.webhooks.models import WebhookConfig
+
+    async with sessionmaker() as session, session.begin():
+        session.add(WebhookConfig(account_id=user.id, url="https://hooks.example.com/x",
+                                  secret="ab" * 32))  # fmt: skip
     before = await scrape(client)
     assert value(before, "smsgate_metrics_database_up") == 1
     assert total(before, "smsgate_orders") == 0
@@ -114,7 +120,7 @@ async def test_orders_provider_calls_and_database_gauges(
     assert value(polled, "smsgate_poller_rounds_total") == rounds + 1
     assert value(polled, "smsgate_orders", status="OTP_RECEIVED", provider="sandbox") == 1
     assert value(polled, "smsgate_orders", status="ACTIVE", provider="sandbox") == 0
-    assert value(polled, "smsgate_outbox_backlog") == 1  # the order.otp_received event
+    assert value(polled, "smsgate_outbox_backlog") == 1  # order.otp_received, not sent yet
     assert (
         value(polled, "smsgate_provider_calls_total", provider="sandbox", operation="status",
               outcome="ok")

@@ -13,6 +13,7 @@ from app.cli import cli
 from app.kit import clock as app_clock
 from app.orders import repository
 from app.orders.models import Order
+from app.providers.guard import GuardedProvider, GuardPolicy
 from app.providers.sandbox import SandboxProvider
 
 
@@ -187,3 +188,51 @@ async def test_a_preferred_offer_too_dear_for_the_balance_falls_back_to_a_cheape
     async with sessionmaker() as session:
         orders = (await session.execute(select(Order.status))).scalars().all()
     assert orders == ["ACTIVE"]
+
+
+async def test_routing_skips_a_provider_whose_breaker_is_open(
+    client, factory, sessionmaker, sandbox, orders_ctx, clock
+):
+    """Two garbage answers open `other`'s breaker; routed orders then go to the sandbox
+    without debiting anyone for `other` again, until the cooldown lets one trial through."""
+    inner = SandboxProvider(sandbox.settings, code="other", clock=lambda: clock.now.timestamp())
+    other = GuardedProvider(inner, GuardPolicy(failures=2, cooldown_seconds=30))
+    orders_ctx.providers["other"] = other
+    orders_ctx.offers_cache.clear()
+    try:
+        await factory.sandbox_catalog()
+        await sync_provider_catalogs(sessionmaker, {"other": inner})
+        user = await factory.account(balance=1_000_000)
+        umbrella = await _umbrella(client, user.headers)
+        body = {"catalog_product_id": umbrella, "prefer_provider": "other"}
+
+        inner.fail_next = ["garbage", "garbage"]
+        for _ in range(2):  # each fails over to the sandbox after other's garbage
+            response = await client.post("/v1/orders/create", json=body, headers=user.headers)
+            order = response.json()["data"]["orders"][0]
+            assert await _provider_of(sessionmaker, order["id"]) == "sandbox"
+        assert not other.usable()
+
+        async with sessionmaker() as session:
+            failed_before = await session.scalar(
+                text("SELECT count(*) FROM orders WHERE status = 'FAILED'")
+            )
+        assert failed_before == 2
+        for _ in range(3):
+            response = await client.post("/v1/orders/create", json=body, headers=user.headers)
+            order = response.json()["data"]["orders"][0]
+            assert await _provider_of(sessionmaker, order["id"]) == "sandbox"
+        async with sessionmaker() as session:
+            assert (
+                await session.scalar(text("SELECT count(*) FROM orders WHERE status = 'FAILED'"))
+                == failed_before
+            )  # skipped before any money moved
+
+        clock.advance(31)  # half-open: the trial goes to `other` and closes the breaker
+        response = await client.post("/v1/orders/create", json=body, headers=user.headers)
+        order = response.json()["data"]["orders"][0]
+        assert await _provider_of(sessionmaker, order["id"]) == "other"
+        assert other.usable()
+    finally:
+        del orders_ctx.providers["other"]
+        orders_ctx._codes_by_id.clear()

@@ -198,7 +198,7 @@ async def test_pollers_in_parallel_deliver_each_sms_once(
 async def test_a_large_quantity_is_bought_a_few_at_a_time(client, factory, sandbox, orders_ctx):
     """Purchases of one request overlap (bounded by SMSGATE_PURCHASE_CONCURRENCY), so a slow
     upstream does not make quantity 100 take 100 round trips in a row."""
-    sandbox.settings = dataclasses.replace(sandbox.settings, latency_ms=20)
+    sandbox.settings = dataclasses.replace(sandbox.settings, latency_ms=200)
     await factory.sandbox_catalog()
     user = await factory.account(balance=10_000_000)
     product = await _cheapest_product(client, user.headers)

@@ -425,3 +425,27 @@ class TestOutbox:
                 for k in ("can_finish", "can_resend", "can_cancel", "can_replace", "can_reactivate")
             )
         await assert_audit_ok(sessionmaker)
+
+
+class TestReactivationPrice:
+    async def test_priced_by_the_providers_own_rule(
+        self, client, user, catalog, clock, poller, sessionmaker
+    ):
+        """Reactivation is priced like the catalog: the provider's cost through its own rule."""
+        from sqlalchemy import update
+
+        from app.catalog.models import Provider
+
+        created = await create_one(client, user, {"catalog_product_id": catalog.cp})
+        clock.advance(11)
+        await poller.tick()
+        assert (await post(client, user, "finish", {"id": created["id"]})).status_code == 200
+        options = f"/v1/orders/{created['id']}/reactivate-options"
+        default = (await client.get(options, headers=user.headers)).json()["data"]["cost"]
+        async with sessionmaker() as session, session.begin():
+            await session.execute(
+                update(Provider).values(markup_percent=100, fixed_fee=7, round_to=1)
+            )
+        doubled = (await client.get(options, headers=user.headers)).json()["data"]["cost"]
+        assert default == 3400  # 2,800 + 20 % = 3,360 → 3,400 (the default rule)
+        assert doubled == 2 * 2800 + 7

@@ -2,6 +2,7 @@
 
 import random
 import re
+from decimal import Decimal
 
 import pytest
 
@@ -9,6 +10,7 @@ from app.orders.otp import extract_code
 from app.providers.base import (
     CancelTooEarly,
     Indeterminate,
+    Money,
     Purchase,
     Rejected,
     Unavailable,
@@ -371,9 +373,11 @@ class TestReactivate:
         purchase = await provider.buy(TIER, "ord-1")
         clock.advance(5)
         await provider.finish(purchase.upstream_order_id)
-        assert await provider.reactivation_cost(purchase.upstream_order_id) == TIER_COST
+        assert await provider.reactivation_cost(purchase.upstream_order_id) == Money(
+            Decimal(TIER_COST)
+        )
         premium = await provider.buy("ID:whatsapp:any:premium", "ord-2")
-        assert await provider.reactivation_cost(premium.upstream_order_id) == 7_200
+        assert await provider.reactivation_cost(premium.upstream_order_id) == Money(Decimal(7_200))
 
     async def test_same_number_new_activation(
         self, provider: SandboxProvider, clock: Clock
@@ -387,7 +391,9 @@ class TestReactivate:
         assert child.phone_number == parent.phone_number
         assert child.upstream_order_id != parent.upstream_order_id
         assert await provider.find_purchase("ord-2") == child
-        assert await provider.reactivation_cost(child.upstream_order_id) == TIER_COST
+        assert await provider.reactivation_cost(child.upstream_order_id) == Money(
+            Decimal(TIER_COST)
+        )
         # The child's clock starts at reactivation, and its SMS carries a code of its own.
         assert (await provider.status(child.upstream_order_id)).state is UpstreamState.WAITING
         clock.advance(5)
@@ -411,6 +417,6 @@ class TestReactivate:
         parent = await first.buy(TIER, "ord-1")
         clock.advance(5)
         second = sandbox(clock, seed=2)
-        assert await second.reactivation_cost(parent.upstream_order_id) == TIER_COST
+        assert await second.reactivation_cost(parent.upstream_order_id) == Money(Decimal(TIER_COST))
         child = await second.reactivate(parent.upstream_order_id, "ord-2")
         assert child.phone_number == parent.phone_number

@@ -7,6 +7,7 @@ from starlette.responses import Response
 
 from app.api.envelope import ERRORS, Envelope, ok, success_bytes
 from app.api.idempotent import IdempotencyKey, respond_once
+from app.api.rate_limits import AbuseGuardDep
 from app.deps import OrdersDep, PrincipalDep
 from app.kit import clock
 from app.orders import actions, presenter, service
@@ -68,12 +69,14 @@ async def create_order(
     principal: PrincipalDep,
     ctx: OrdersDep,
     body: OrderCreate,
+    guard: AbuseGuardDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Buy numbers: an exact tier (product_id) or routed (catalog_product_id)."""
     return await respond_once(
         ctx, principal.account_id, "v1:create", idempotency_key, body,
-        lambda: service.create(ctx, principal.account_id, body), lambda r: _created(ctx, r),
+        lambda: guard.track(service.create(ctx, principal.account_id, body)),
+        lambda r: _created(ctx, r),
     )  # fmt: skip
 
 
@@ -108,12 +111,15 @@ async def reactivate_order(
     principal: PrincipalDep,
     ctx: OrdersDep,
     body: OrderReactivate,
+    guard: AbuseGuardDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Buy another code on the number of a COMPLETED order."""
     return await respond_once(
         ctx, principal.account_id, "v1:reactivate", idempotency_key, body,
-        lambda: actions.reactivate(ctx, principal.account_id, body.id, body.max_price),
+        lambda: guard.track(
+            actions.reactivate(ctx, principal.account_id, body.id, body.max_price)
+        ),
         lambda r: _created(ctx, r),
     )  # fmt: skip
 

@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from app.api.envelope import ERRORS, ok, success_bytes
 from app.api.idempotent import IdempotencyKey, respond_once
+from app.api.rate_limits import AbuseGuardDep
 from app.api.v1 import orders as v1
 from app.api.v2.fx import Fx, FxDep
 from app.deps import OrdersDep, PrincipalDep
@@ -92,13 +93,13 @@ async def get_order_usd(
 @router.post("/create")
 async def create_order_usd(
     principal: PrincipalDep, ctx: OrdersDep, fx: FxDep, body: OrderCreateUsd,
-    idempotency_key: IdempotencyKey = None,
+    guard: AbuseGuardDep, idempotency_key: IdempotencyKey = None,
 ) -> Response:  # fmt: skip
     """Buy numbers; max_price/min_price are USD decimal strings."""
     order = body.in_idr(fx)
     return await respond_once(
         ctx, principal.account_id, "v2:create", idempotency_key, body,
-        lambda: service.create(ctx, principal.account_id, order),
+        lambda: guard.track(service.create(ctx, principal.account_id, order)),
         lambda r: _created(ctx, fx, r),
     )  # fmt: skip
 
@@ -121,13 +122,13 @@ async def cancel_order_usd(
 @router.post("/reactivate")
 async def reactivate_order_usd(
     principal: PrincipalDep, ctx: OrdersDep, fx: FxDep, body: OrderReactivateUsd,
-    idempotency_key: IdempotencyKey = None,
+    guard: AbuseGuardDep, idempotency_key: IdempotencyKey = None,
 ) -> Response:  # fmt: skip
     """Another code on the number of a COMPLETED order; max_price in USD."""
     max_price = _idr(body.max_price, "max_price", fx, money.usd_to_idr_floor)
     return await respond_once(
         ctx, principal.account_id, "v2:reactivate", idempotency_key, body,
-        lambda: actions.reactivate(ctx, principal.account_id, body.id, max_price),
+        lambda: guard.track(actions.reactivate(ctx, principal.account_id, body.id, max_price)),
         lambda r: _created(ctx, fx, r),
     )  # fmt: skip
 

@@ -1,0 +1,28 @@
+"""/admin/reports: orders, revenue, provider cost and margin for a time range."""
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from starlette.responses import Response
+
+from app.api.admin.params import utc
+from app.api.envelope import ok
+from app.deps import SessionDep
+from app.reports import service
+
+router = APIRouter(prefix="/reports")
+
+
+@router.get("")
+async def get_report(
+    session: SessionDep,
+    since: Annotated[datetime, Query(alias="from")],
+    until: Annotated[datetime, Query(alias="to")],
+    group_by: Annotated[str, Query(max_length=16)] = "account",
+    account_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+) -> Response:
+    """Per account, provider, service or UTC day in [from, to); sums match the ledger."""
+    since_utc, until_utc = utc(since), utc(until)
+    assert since_utc is not None and until_utc is not None
+    return ok(await service.report(session, group_by, since_utc, until_utc, account_id))

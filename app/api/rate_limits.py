@@ -1,0 +1,91 @@
+"""Rate limits at the HTTP edge: the /v1 and /v2 routers' dependency, the headers, and
+the abuse guard's dependency for the create endpoints.
+
+Order per request: authentication first (a missing or bad token is 401 at once and
+counts against nothing: there is no token to key a budget on), then the token's budget
+in the route's group, then (create and reactivate only) the abuse guard, then the
+handler. A refused request stores nothing under its Idempotency-Key, so a retry after
+`Retry-After` runs normally. /admin routes are not limited (operators, admin token).
+"""
+
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Annotated, TypeVar
+
+from fastapi import Depends, Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.deps import PrincipalDep
+from app.errors import RateLimitExceeded
+from app.ratelimit.groups import group_of
+from app.ratelimit.guard import AbuseGuard
+from app.ratelimit.state import RateLimits
+
+T = TypeVar("T")
+
+
+async def enforce_rate_limit(request: Request, principal: PrincipalDep) -> None:
+    limits: RateLimits = request.app.state.rate_limits
+    limiter = limits.limiter
+    if limiter is None:
+        return
+    # The dependency runs only on a matched route, so the path names it.
+    group = group_of(request.method, request.scope["path"])
+    if group is None:
+        return
+    verdict = await limiter.hit(principal.token_id, principal.account_id, group)
+    request.state.rate_limit = verdict  # RateLimitHeadersMiddleware puts it on the response
+    if not verdict.allowed:
+        raise RateLimitExceeded(
+            f"Over the limit of {verdict.limit} requests per {limiter.window} s "
+            f"for {group.value}; retry after the window resets.",
+            details={
+                "group": group.value,
+                "limit": verdict.limit,
+                "window_seconds": limiter.window,
+            },
+            headers={"Retry-After": str(max(1, verdict.reset_after()))},
+        )
+
+
+class RateLimitHeadersMiddleware:
+    """X-RateLimit-Limit/-Remaining/-Reset on every response of a limited route: success,
+    error and 429 alike (errors are rendered after the dependency ran, so a dependency
+    alone could not add them). Reset is in seconds until the window ends."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_limits(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                verdict = scope.get("state", {}).get("rate_limit")
+                if verdict is not None:
+                    message["headers"] = [*message.get("headers", ()), *verdict.headers()]
+            await send(message)
+
+        await self.app(scope, receive, send_with_limits)
+
+
+@dataclass(frozen=True, slots=True)
+class CreateWatch:
+    guard: AbuseGuard
+    account_id: int
+
+    async def track(self, work: Awaitable[T]) -> T:
+        """Run a create or reactivate and let the abuse guard count its outcome."""
+        return await self.guard.watch(self.account_id, work)
+
+
+async def _abuse_guard(request: Request, principal: PrincipalDep) -> CreateWatch:
+    limits: RateLimits = request.app.state.rate_limits
+    await limits.guard.check(principal.account_id)
+    return CreateWatch(limits.guard, principal.account_id)
+
+
+AbuseGuardDep = Annotated[CreateWatch, Depends(_abuse_guard)]
+RateLimited = Depends(enforce_rate_limit)

@@ -1,0 +1,142 @@
+"""The `provider_health` rows: what the breakers and the catalog sync last reported."""
+
+import asyncio
+import logging
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+
+from app.catalog.models import Product, Provider, ProviderHealth
+from app.kit.clock import utcnow
+from app.providers.base import Money
+
+log = logging.getLogger(__name__)
+
+
+async def record_sync(
+    session: AsyncSession,
+    provider_id: int,
+    report: dict[str, Any] | None,
+    error: str | None,
+    balance: Money | None,
+) -> None:
+    now = utcnow()
+    values: dict[str, Any] = {"provider_id": provider_id, "updated_at": now}
+    if error is None:
+        values |= {"last_sync_at": now, "last_sync_report": report, "last_sync_error": None}
+    else:
+        values |= {"last_sync_error": error[:500]}
+    if balance is not None:
+        values |= {
+            "balance": Decimal(balance.amount),
+            "balance_currency": balance.currency,
+            "balance_at": now,
+        }
+    stmt = insert(ProviderHealth).values(values)
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["provider_id"],
+            set_={k: stmt.excluded[k] for k in values if k != "provider_id"},
+        )
+    )
+
+
+async def record_breaker(conn: AsyncConnection, code: str, snapshot: dict[str, Any]) -> None:
+    """One process's breaker report for provider `code` (last writer wins)."""
+    provider_id = await conn.scalar(select(Provider.id).where(Provider.code == code))
+    if provider_id is None:
+        return
+    values = {"provider_id": provider_id, "updated_at": utcnow(), **snapshot}
+    stmt = insert(ProviderHealth).values(values)
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["provider_id"],
+            set_={k: stmt.excluded[k] for k in values if k != "provider_id"},
+        )
+    )
+
+
+async def status(session: AsyncSession | AsyncConnection) -> list[dict[str, Any]]:
+    """Every known provider with its health, for `smsgate providers status` and /admin."""
+    products = (
+        select(
+            Product.provider_id,
+            func.count().label("tiers"),
+            func.count().filter(Product.available > 0).label("in_stock"),
+        )
+        .group_by(Product.provider_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(Provider, ProviderHealth, products.c.tiers, products.c.in_stock)
+        .outerjoin(ProviderHealth, ProviderHealth.provider_id == Provider.id)
+        .outerjoin(products, products.c.provider_id == Provider.id)
+        .order_by(Provider.id)
+    )
+    out = []
+    for provider, health, tiers, in_stock in rows:
+        out.append(
+            {
+                "code": provider.code,
+                "name": provider.name,
+                "enabled": provider.enabled,
+                "tiers": tiers or 0,
+                "tiers_in_stock": in_stock or 0,
+                "breaker_state": health.breaker_state if health else "closed",
+                "opened_until": _iso(health.opened_until) if health else None,
+                "consecutive_failures": health.consecutive_failures if health else 0,
+                "total_failures": health.total_failures if health else 0,
+                "last_error": health.last_error if health else None,
+                "last_error_at": _iso(health.last_error_at) if health else None,
+                "balance": format(health.balance.normalize(), "f")
+                if health and health.balance is not None
+                else None,
+                "balance_currency": health.balance_currency if health else None,
+                "balance_at": _iso(health.balance_at) if health else None,
+                "last_sync_at": _iso(health.last_sync_at) if health else None,
+                "last_sync_error": health.last_sync_error if health else None,
+                "last_sync_report": health.last_sync_report if health else None,
+                "pricing": {
+                    "markup_percent": None
+                    if provider.markup_percent is None
+                    else format(provider.markup_percent.normalize(), "f"),
+                    "fixed_fee": provider.fixed_fee,
+                    "round_to": provider.round_to,
+                },
+            }
+        )
+    return out
+
+
+def _iso(value: Any) -> str | None:
+    from app.kit.clock import rfc3339
+
+    return rfc3339(value) if value is not None else None
+
+
+class HealthWriter:
+    """Persists breaker reports off the caller's path: the call that tripped the breaker
+    does not wait for the write, and a failed write is logged, not raised."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def __call__(self, code: str, snapshot: dict[str, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(self._write(code, snapshot))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _write(self, code: str, snapshot: dict[str, Any]) -> None:
+        try:
+            async with self._engine.connect() as conn:
+                await record_breaker(conn, code, snapshot)
+        except Exception:
+            log.exception("could not record the health of provider %s", code)
+
+    async def drain(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)

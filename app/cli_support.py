@@ -1,0 +1,73 @@
+"""What every `smsgate` sub-command shares: messages, JSON output, settings, a transaction.
+
+Kept apart from app.cli so modules that add sub-commands (app.catalog.cli, …) can import
+it without importing the command table that imports them.
+"""
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, NoReturn, TypeVar
+
+import typer
+from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+
+T = TypeVar("T")
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def emit(payload: dict[str, Any]) -> None:
+    typer.echo(json.dumps(payload, ensure_ascii=False))
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        fail(f"bad configuration: {problems}")
+
+
+def database_url(settings: Settings) -> str:
+    from app.migrate import resolve_database_url
+
+    try:
+        return resolve_database_url(settings)
+    except Exception as exc:  # the embedded server failed to start: say so, no trace
+        fail(f"cannot start the embedded Postgres in {settings.embedded_pgdata}: {exc}")
+
+
+def in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run `work` in one transaction on the configured database; map errors to messages."""
+    from app.db import make_engine, make_sessionmaker
+    from app.errors import GatewayError
+
+    settings = load_settings()
+    url = database_url(settings)
+
+    async def run() -> T:
+        engine = make_engine(url)
+        try:
+            async with make_sessionmaker(engine)() as session, session.begin():
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except GatewayError as exc:
+        fail(exc.message, 2 if exc.code == "VALIDATION_ERROR" else 1)
+    except (OperationalError, DBAPIError, OSError) as exc:
+        if "does not exist" in str(exc) and "relation" in str(exc):
+            fail("the database is not migrated: run `smsgate migrate` first")
+        fail(f"database error: {type(exc).__name__}: {str(exc).splitlines()[0]}")

@@ -1,0 +1,28 @@
+"""Keyset cursors: an opaque, URL-safe token for "the last id seen"."""
+
+import base64
+import binascii
+
+from app.errors import field_error
+
+MAX_ID = 2**62
+_TAG = "k1"
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(f"{_TAG}:{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int | None:
+    """The id a cursor stands for; None for no cursor; 422 for one we did not make."""
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        tag, _, value = raw.partition(":")
+        last_id = int(value)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise field_error("cursor", "not a cursor this endpoint returned") from None
+    if tag != _TAG or not 0 < last_id <= MAX_ID:
+        raise field_error("cursor", "not a cursor this endpoint returned")
+    return last_id

@@ -1,0 +1,279 @@
+"""Provider health: a circuit breaker and concurrency/rate caps around every adapter call.
+
+`GuardedProvider` wraps an adapter and is what the rest of the gateway calls. Per process:
+- the breaker opens after `failures` transient errors (Unavailable, Indeterminate) within
+  `window` seconds, fails calls fast while open, and after `cooldown` lets exactly one
+  trial call through (half-open): success closes it, failure opens it again;
+- out of funds or a refused key at the provider opens it for the long `funds_cooldown`;
+- a refusal (no stock, bad service, too early) is a healthy answer and resets the count;
+- at most `max_concurrency` calls in flight and `max_rps` calls a second; a call waits at
+  most `queue_seconds` for a slot, then fails over as Unavailable;
+- an upstream 429 (Unavailable with `retry_after`) pauses the provider for that long.
+
+Routing asks `usable()` and skips providers that would fail fast. Every state change is
+reported through `on_change` (persisted to `provider_health`, shown by `smsgate providers
+status`). The breaker is per process on purpose: it needs no shared store on the hot path,
+and each replica learns an outage from its own calls within `failures` calls.
+"""
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from aiolimiter import AsyncLimiter
+
+from app import metrics
+from app.kit import clock
+from app.providers.base import (
+    ConfigError,
+    Indeterminate,
+    Money,
+    OutOfFunds,
+    Provider,
+    ProviderCatalog,
+    Purchase,
+    Unavailable,
+    UpstreamError,
+    UpstreamStatus,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class BreakerState(StrEnum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+@dataclass(frozen=True, slots=True)
+class GuardPolicy:
+    failures: int = 5
+    window_seconds: float = 60.0
+    cooldown_seconds: float = 30.0
+    funds_cooldown_seconds: float = 900.0
+    max_concurrency: int = 0  # 0: no cap
+    max_rps: float = 0.0  # 0: no cap
+    queue_seconds: float = 5.0
+
+
+def _now() -> float:
+    return clock.utcnow().timestamp()
+
+
+class Breaker:
+    """The breaker's state machine; no I/O. Times are epoch seconds from app.kit.clock."""
+
+    def __init__(self, policy: GuardPolicy) -> None:
+        self.policy = policy
+        self.state = BreakerState.CLOSED
+        self.opened_until: float | None = None
+        self.failures: deque[float] = deque()
+        self.consecutive = 0
+        self.total_failures = 0
+        self.last_error: str | None = None
+        self.last_error_at: float | None = None
+        self.trial_in_flight = False
+
+    def usable(self) -> bool:
+        if self.state is BreakerState.CLOSED:
+            return True
+        if self.state is BreakerState.OPEN:
+            return self.opened_until is not None and _now() >= self.opened_until
+        return not self.trial_in_flight
+
+    def before_call(self) -> None:
+        """Raise Unavailable when the call must not go out; claim the trial when half-open."""
+        if self.state is BreakerState.OPEN:
+            now = _now()
+            if self.opened_until is not None and now < self.opened_until:
+                raise Unavailable(
+                    f"circuit open after: {self.last_error}",
+                    retry_after=self.opened_until - now,
+                )
+            self.state = BreakerState.HALF_OPEN
+            self.trial_in_flight = False
+        if self.state is BreakerState.HALF_OPEN:
+            if self.trial_in_flight:
+                raise Unavailable("circuit half-open: a trial call is in flight")
+            self.trial_in_flight = True
+
+    def success(self) -> bool:
+        """A healthy answer. True when the state changed (worth reporting)."""
+        changed = self.state is not BreakerState.CLOSED or self.consecutive > 0
+        self.state = BreakerState.CLOSED
+        self.opened_until = None
+        self.failures.clear()
+        self.consecutive = 0
+        self.trial_in_flight = False
+        return changed
+
+    def release(self) -> None:
+        """The call ended without telling anything about health (cancelled, paused)."""
+        self.trial_in_flight = False
+
+    def failure(self, message: str, cooldown: float | None = None) -> None:
+        """A transient failure, or (with `cooldown`) one that opens the breaker at once."""
+        now = _now()
+        self.total_failures += 1
+        self.consecutive += 1
+        self.last_error, self.last_error_at = message[:500], now
+        self.failures.append(now)
+        while self.failures and self.failures[0] < now - self.policy.window_seconds:
+            self.failures.popleft()
+        if (
+            cooldown is not None
+            or self.state is BreakerState.HALF_OPEN
+            or len(self.failures) >= self.policy.failures
+        ):
+            self.state = BreakerState.OPEN
+            self.opened_until = now + (cooldown or self.policy.cooldown_seconds)
+        self.trial_in_flight = False
+
+    def snapshot(self) -> dict[str, Any]:
+        def at(ts: float | None) -> datetime | None:
+            return None if ts is None else datetime.fromtimestamp(ts, UTC)
+
+        return {
+            "breaker_state": str(self.state),
+            "opened_until": at(self.opened_until)
+            if self.state is not BreakerState.CLOSED
+            else None,
+            "consecutive_failures": self.consecutive,
+            "total_failures": self.total_failures,
+            "last_error": self.last_error,
+            "last_error_at": at(self.last_error_at),
+        }
+
+
+OnChange = Callable[[str, dict[str, Any]], None]
+
+
+class GuardedProvider:
+    """An adapter behind its breaker and caps; the same Provider interface."""
+
+    def __init__(self, inner: Provider, policy: GuardPolicy, on_change: OnChange | None = None):
+        self.inner = inner
+        self.code = inner.code
+        self.name = inner.name
+        self.capabilities = inner.capabilities
+        self.policy = policy
+        self.breaker = Breaker(policy)
+        self._on_change = on_change
+        self._slots = asyncio.Semaphore(policy.max_concurrency) if policy.max_concurrency else None
+        self._limiter = AsyncLimiter(policy.max_rps, 1.0) if policy.max_rps else None
+        self._paused_until = 0.0
+
+    def __getattr__(self, name: str) -> Any:
+        # Adapter extras (the sandbox's test switches, aclose) pass through.
+        return getattr(self.inner, name)
+
+    def usable(self) -> bool:
+        return _now() >= self._paused_until and self.breaker.usable()
+
+    def _report(self) -> None:
+        metrics.set_breaker_state(self.code, str(self.breaker.state))
+        if self._on_change is not None:
+            self._on_change(self.code, self.breaker.snapshot())
+
+    async def _call(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
+        now = _now()
+        if now < self._paused_until:
+            raise Unavailable(
+                "upstream asked us to slow down (429)", retry_after=self._paused_until - now
+            )
+        before = self.breaker.state
+        self.breaker.before_call()
+        try:
+            async with AsyncExitStack() as stack:
+                if self._slots is not None or self._limiter is not None:
+                    await self._wait_turn(stack)
+                result = await call()
+        except (OutOfFunds, ConfigError) as exc:
+            self.breaker.failure(
+                f"{operation}: {type(exc).__name__}: {exc.message}",
+                cooldown=self.policy.funds_cooldown_seconds,
+            )
+            log.warning("provider %s: %s; paused", self.code, exc.message)
+            self._report()
+            raise
+        except (Unavailable, Indeterminate) as exc:
+            if exc.retry_after:
+                self._paused_until = max(self._paused_until, _now() + exc.retry_after)
+                self.breaker.release()
+            else:
+                self.breaker.failure(f"{operation}: {exc.message}")
+                self._report()
+            raise
+        except _Busy as exc:
+            self.breaker.release()
+            raise Unavailable(str(exc)) from None
+        except UpstreamError:
+            if self.breaker.success():
+                self._report()
+            raise
+        except BaseException:
+            self.breaker.release()
+            raise
+        if self.breaker.success() or before is not self.breaker.state:
+            self._report()
+        return result
+
+    async def _wait_turn(self, stack: AsyncExitStack) -> None:
+        try:
+            async with asyncio.timeout(self.policy.queue_seconds):
+                if self._slots is not None:
+                    await stack.enter_async_context(self._slots)
+                if self._limiter is not None:
+                    await self._limiter.acquire()
+        except TimeoutError:
+            raise _Busy(
+                f"provider {self.code} busy: no free slot within {self.policy.queue_seconds}s"
+            ) from None
+
+    # --- the Provider interface --------------------------------------------------------
+
+    async def catalog(self) -> ProviderCatalog:
+        return await self._call("catalog", self.inner.catalog)
+
+    async def balance(self) -> Money | None:
+        return await self._call("balance", self.inner.balance)
+
+    async def buy(self, upstream_key: str, reference: str) -> Purchase:
+        return await self._call("buy", lambda: self.inner.buy(upstream_key, reference))
+
+    async def find_purchase(self, reference: str) -> Purchase | None:
+        return await self._call("find_purchase", lambda: self.inner.find_purchase(reference))
+
+    async def status(self, upstream_order_id: str) -> UpstreamStatus:
+        return await self._call("status", lambda: self.inner.status(upstream_order_id))
+
+    async def cancel(self, upstream_order_id: str) -> None:
+        await self._call("cancel", lambda: self.inner.cancel(upstream_order_id))
+
+    async def finish(self, upstream_order_id: str) -> None:
+        await self._call("finish", lambda: self.inner.finish(upstream_order_id))
+
+    async def resend(self, upstream_order_id: str) -> bool:
+        return await self._call("resend", lambda: self.inner.resend(upstream_order_id))
+
+    async def reactivation_cost(self, upstream_order_id: str) -> Money:
+        return await self._call(
+            "reactivation_cost", lambda: self.inner.reactivation_cost(upstream_order_id)
+        )
+
+    async def reactivate(self, upstream_order_id: str, reference: str) -> Purchase:
+        return await self._call(
+            "reactivate", lambda: self.inner.reactivate(upstream_order_id, reference)
+        )
+
+
+class _Busy(Exception):
+    pass

@@ -1,0 +1,95 @@
+"""The periodic catalog sync: every `catalog_sync_seconds`, each enabled provider's catalog
+is pulled once, by whichever process claims it first (a conditional UPDATE on its
+`provider_health` row, so replicas do not all hit the upstream; no lock is held while the
+upstream answers)."""
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.catalog import jobs, sync
+from app.catalog.models import Provider as ProviderRow
+from app.catalog.models import ProviderHealth
+from app.config import Settings
+from app.kit import clock
+from app.providers.base import Provider, UpstreamError
+
+log = logging.getLogger(__name__)
+
+
+async def claim(engine: AsyncEngine, code: str, interval: float) -> bool:
+    """True for the one process that should sync `code` now."""
+    now = clock.utcnow()
+    async with engine.begin() as conn:
+        provider_id = await conn.scalar(select(ProviderRow.id).where(ProviderRow.code == code))
+        if provider_id is None:
+            return True  # never synced: the sync creates the row
+        await conn.execute(
+            insert(ProviderHealth)
+            .values(provider_id=provider_id)
+            .on_conflict_do_nothing(index_elements=["provider_id"])
+        )
+        claimed = await conn.execute(
+            update(ProviderHealth)
+            .where(
+                ProviderHealth.provider_id == provider_id,
+                or_(
+                    ProviderHealth.last_sync_at.is_(None),
+                    ProviderHealth.last_sync_at <= now - timedelta(seconds=interval * 0.9),
+                ),
+            )
+            .values(last_sync_at=now)
+        )
+        return bool(claimed.rowcount)
+
+
+class CatalogSyncer:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        providers: Mapping[str, Provider],
+        settings: Settings,
+    ) -> None:
+        self.engine = engine
+        self.sessionmaker = sessionmaker
+        self.providers = providers
+        self.settings = settings
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def tick(self) -> list[jobs.SyncOutcome]:
+        interval = self.settings.catalog_sync_seconds
+        outcomes = []
+        for code, provider in self.providers.items():
+            if not await claim(self.engine, code, interval):
+                continue
+            try:
+                report = await jobs.sync_provider(self.sessionmaker, code, provider, self.settings)
+            except (UpstreamError, sync.MissingRate) as exc:
+                outcomes.append(jobs.SyncOutcome(code, error=str(exc)))
+            else:
+                outcomes.append(jobs.SyncOutcome(code, report))
+        return outcomes
+
+    async def run(self) -> None:
+        interval = self.settings.catalog_sync_seconds
+        if interval <= 0:
+            return
+        while not self._stop.is_set():
+            try:
+                await asyncio.wait_for(self._stop.wait(), timeout=interval)
+                return
+            except TimeoutError:
+                pass
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("catalog sync round failed")

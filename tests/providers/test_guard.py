@@ -1,0 +1,199 @@
+"""The provider guard: breaker transitions, long pauses for funds/key, 429 pauses, caps."""
+
+import asyncio
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from app import metrics
+from app.providers.base import (
+    Capabilities,
+    ConfigError,
+    Indeterminate,
+    Money,
+    OutOfFunds,
+    Purchase,
+    Rejected,
+    Unavailable,
+    UpstreamStatus,
+)
+from app.providers.guard import BreakerState, GuardedProvider, GuardPolicy
+from tests.conftest import FakeClock
+
+POLICY = GuardPolicy(failures=3, window_seconds=60, cooldown_seconds=30, funds_cooldown_seconds=900)
+
+
+class Scripted:
+    """An adapter whose next answers are scripted: an exception to raise or a value."""
+
+    code = "scripted"
+    name = "Scripted"
+    capabilities = Capabilities(resend=False, reactivate=False, min_cancel_seconds=0,
+                                rental_seconds=60)  # fmt: skip
+
+    def __init__(self) -> None:
+        self.script: list[Any] = []
+        self.calls = 0
+        self.in_flight = 0
+        self.peak = 0
+        self.delay = 0.0
+
+    async def _answer(self, value: Any) -> Any:
+        self.calls += 1
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        try:
+            if self.delay:
+                await asyncio.sleep(self.delay)
+            step = self.script.pop(0) if self.script else value
+            if isinstance(step, BaseException):
+                raise step
+            return step
+        finally:
+            self.in_flight -= 1
+
+    async def buy(self, upstream_key: str, reference: str) -> Purchase:
+        return await self._answer(Purchase("u-1", "+6281"))  # type: ignore[no-any-return]
+
+    async def status(self, upstream_order_id: str) -> UpstreamStatus:
+        return await self._answer(None)  # type: ignore[no-any-return]
+
+    async def balance(self) -> Money | None:
+        return await self._answer(Money(Decimal(1)))  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def adapter() -> Scripted:
+    return Scripted()
+
+
+def guarded(adapter: Scripted, policy: GuardPolicy = POLICY, reports: list | None = None):
+    def on_change(code: str, snapshot: dict[str, Any]) -> None:
+        if reports is not None:
+            reports.append(snapshot)
+
+    return GuardedProvider(adapter, policy, on_change)  # type: ignore[arg-type]
+
+
+async def test_opens_after_n_transient_failures_then_fails_fast(adapter, clock: FakeClock):
+    reports: list[dict[str, Any]] = []
+    guard = guarded(adapter, reports=reports)
+    adapter.script = [Unavailable("502"), Indeterminate("reset"), Unavailable("garbage")]
+    for _ in range(3):
+        with pytest.raises((Unavailable, Indeterminate)):
+            await guard.buy("k", "1")
+    assert guard.breaker.state is BreakerState.OPEN and not guard.usable()
+    assert metrics.BREAKER_STATE.labels("scripted")._value.get() == 2  # open, on /metrics
+    assert reports[-1]["breaker_state"] == "open"
+    assert reports[-1]["consecutive_failures"] == 3
+    assert "garbage" in reports[-1]["last_error"]
+    with pytest.raises(Unavailable, match="circuit open") as raised:
+        await guard.buy("k", "2")
+    assert adapter.calls == 3  # the open breaker did not call upstream
+    assert raised.value.retry_after == pytest.approx(30)
+
+
+async def test_failures_outside_the_window_do_not_add_up(adapter, clock: FakeClock):
+    guard = guarded(adapter)
+    for _ in range(2):
+        adapter.script = [Unavailable("502")]
+        with pytest.raises(Unavailable):
+            await guard.buy("k", "1")
+        clock.advance(61)
+    adapter.script = [Unavailable("502")]
+    with pytest.raises(Unavailable):
+        await guard.buy("k", "1")
+    assert guard.breaker.state is BreakerState.CLOSED
+
+
+async def test_half_open_trial_closes_on_success_and_reopens_on_failure(adapter, clock: FakeClock):
+    guard = guarded(adapter)
+    adapter.script = [Unavailable("x")] * 3
+    for _ in range(3):
+        with pytest.raises(Unavailable):
+            await guard.buy("k", "1")
+    clock.advance(31)
+    assert guard.usable()
+    adapter.script = [Unavailable("still down")]
+    with pytest.raises(Unavailable, match="still down"):
+        await guard.buy("k", "1")
+    assert guard.breaker.state is BreakerState.OPEN  # one failed trial re-opens at once
+    clock.advance(31)
+    assert (await guard.buy("k", "1")).upstream_order_id == "u-1"
+    assert guard.breaker.state is BreakerState.CLOSED and guard.breaker.consecutive == 0
+
+
+async def test_only_one_trial_call_while_half_open(adapter, clock: FakeClock):
+    guard = guarded(adapter)
+    adapter.script = [Unavailable("x")] * 3
+    for _ in range(3):
+        with pytest.raises(Unavailable):
+            await guard.buy("k", "1")
+    clock.advance(31)
+    adapter.delay = 0.05
+    results = await asyncio.gather(*(guard.buy("k", str(i)) for i in range(5)),
+                                   return_exceptions=True)  # fmt: skip
+    assert sum(isinstance(r, Purchase) for r in results) == 1
+    assert all(isinstance(r, Unavailable) for r in results if not isinstance(r, Purchase))
+    assert adapter.calls == 3 + 1
+
+
+@pytest.mark.parametrize("error", [OutOfFunds("NO_BALANCE"), ConfigError("BAD_KEY")])
+async def test_out_of_funds_or_bad_key_is_a_long_pause(adapter, clock: FakeClock, error):
+    guard = guarded(adapter)
+    adapter.script = [error]
+    with pytest.raises(type(error)):
+        await guard.buy("k", "1")
+    assert guard.breaker.state is BreakerState.OPEN
+    clock.advance(899)
+    assert not guard.usable()
+    clock.advance(2)
+    assert guard.usable()
+
+
+async def test_a_refusal_is_a_healthy_answer(adapter, clock: FakeClock):
+    guard = guarded(adapter)
+    adapter.script = [Unavailable("x"), Unavailable("y"), Rejected("NO_NUMBERS")]
+    for _ in range(3):
+        with pytest.raises((Unavailable, Rejected)):
+            await guard.buy("k", "1")
+    assert guard.breaker.state is BreakerState.CLOSED and guard.breaker.consecutive == 0
+
+
+async def test_429_pauses_without_opening(adapter, clock: FakeClock):
+    guard = guarded(adapter)
+    adapter.script = [Unavailable("429 Too Many Requests", retry_after=10)]
+    with pytest.raises(Unavailable):
+        await guard.buy("k", "1")
+    assert guard.breaker.state is BreakerState.CLOSED and not guard.usable()
+    with pytest.raises(Unavailable, match="slow down"):
+        await guard.status("u-1")
+    assert adapter.calls == 1
+    clock.advance(10)
+    assert guard.usable()
+    await guard.balance()
+    assert adapter.calls == 2
+
+
+async def test_concurrency_cap_holds_and_a_full_queue_fails_over(adapter):
+    guard = guarded(adapter, GuardPolicy(max_concurrency=2, queue_seconds=0.2))
+    adapter.delay = 0.05
+    results = await asyncio.gather(*(guard.buy("k", str(i)) for i in range(6)))
+    assert len(results) == 6 and adapter.peak == 2
+
+    adapter.delay = 0.5
+    results = await asyncio.gather(*(guard.buy("k", str(i)) for i in range(3)),
+                                   return_exceptions=True)  # fmt: skip
+    busy = [r for r in results if isinstance(r, Unavailable)]
+    assert len(busy) == 1 and "busy" in busy[0].message
+    assert guard.breaker.consecutive == 0  # our own queue is not the provider's failure
+
+
+async def test_rate_cap_spaces_calls(adapter):
+    guard = guarded(adapter, GuardPolicy(max_rps=20, queue_seconds=5))
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await asyncio.gather(*(guard.balance() for _ in range(40)))
+    # 20 a second with a burst of 20: the second 20 need about a second.
+    assert loop.time() - started >= 0.8
