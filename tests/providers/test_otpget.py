@@ -348,7 +348,7 @@ class TestSecrets:
     async def test_httpx_request_logs_do_not_carry_the_key(
         self, otpget: OtpgetProvider, caplog: pytest.LogCaptureFixture
     ) -> None:
-        with caplog.at_level(logging.DEBUG):
+        with caplog.at_level(logging.DEBUG, logger="httpx"):
             await otpget.balance()
         assert "getBalance" in caplog.text and KEY not in caplog.text
         assert "api_key=***" in caplog.text
