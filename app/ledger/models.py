@@ -50,6 +50,7 @@ class LedgerEntry(Base):
             postgresql_where=text("order_id IS NOT NULL"),
         ),
         Index("ix_ledger_entries_account_id_id", "account_id", "id"),
+        Index("ix_ledger_entries_created_at", "created_at"),  # reports by time range
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

@@ -82,6 +82,9 @@ class Order(Base):
             postgresql_where=text("release_attempt_at IS NOT NULL"),
         ),
         Index("ix_orders_product_id_created_at", "product_id", "created_at"),
+        # Ops look orders up by number and by the provider's id ("what happened to X").
+        Index("ix_orders_phone_number", "phone_number"),
+        Index("ix_orders_upstream_order_id", "upstream_order_id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
