@@ -192,10 +192,12 @@ class GuardedProvider:
         before = self.breaker.state
         self.breaker.before_call()
         try:
-            async with AsyncExitStack() as stack:
-                if self._slots is not None or self._limiter is not None:
+            if self._slots is None and self._limiter is None:
+                result = await call()  # uncapped (the sandbox): nothing to wait for
+            else:
+                async with AsyncExitStack() as stack:
                     await self._wait_turn(stack)
-                result = await call()
+                    result = await call()
         except (OutOfFunds, ConfigError) as exc:
             self.breaker.failure(
                 f"{operation}: {type(exc).__name__}: {exc.message}",
