@@ -5,7 +5,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 KNOWN_PROVIDERS = ("sandbox", "otpget", "otpget_cheap", "smscode")  # = registry.ADAPTERS
@@ -15,6 +23,12 @@ PROVIDER_SECRETS = {
     "otpget_cheap": "otpget_api_key",
     "smscode": "smscode_token",
 }
+
+
+class UpstreamCaps(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    concurrency: int | None = Field(default=None, ge=0)
+    rps: float | None = Field(default=None, ge=0)
 
 
 class Settings(BaseSettings):
@@ -132,6 +146,9 @@ class Settings(BaseSettings):
     upstream_max_rps: float = Field(default=0.0, ge=0)
     # A call waits at most this long for a free slot before failing over.
     upstream_queue_seconds: float = Field(default=5.0, gt=0)
+    # Per-provider caps instead of the two above, as JSON:
+    # {"otpget": {"concurrency": 8, "rps": 5}}; a part left out takes the default.
+    upstream_caps: dict[str, UpstreamCaps] = Field(default_factory=dict)
 
     # --- Upstream providers ---
     # OTPGet (otpget: activations, otpget_cheap: 15-minute numbers) share a key and base URL.
@@ -231,6 +248,17 @@ class Settings(BaseSettings):
                     f"SMSGATE_{field.upper()} is required when SMSGATE_PROVIDERS includes {code}"
                 )
         return self
+
+    @field_validator("upstream_caps")
+    @classmethod
+    def _caps_of_known_providers(cls, value: dict[str, UpstreamCaps]) -> dict[str, UpstreamCaps]:
+        unknown = sorted(set(value) - set(KNOWN_PROVIDERS))
+        if unknown:
+            raise ValueError(
+                f"SMSGATE_UPSTREAM_CAPS names unknown provider(s) {', '.join(unknown)}; "
+                f"known: {', '.join(KNOWN_PROVIDERS)}"
+            )
+        return value
 
     @property
     def demo_enabled(self) -> bool:

@@ -6,7 +6,7 @@ Adding a provider: one module, one line here, one settings block.
 from collections.abc import Callable, Mapping
 from typing import Protocol, runtime_checkable
 
-from app.config import Settings
+from app.config import Settings, UpstreamCaps
 from app.providers.base import Provider
 from app.providers.guard import GuardedProvider, GuardPolicy, OnChange
 from app.providers.otpget import OtpgetProvider
@@ -78,13 +78,18 @@ ADAPTERS: dict[str, Callable[[Settings], Provider]] = {
 
 def guard_policy(settings: Settings, code: str) -> GuardPolicy:
     capped = code != "sandbox"  # the sandbox is in-process: nothing to protect
+    caps = settings.upstream_caps.get(code) or UpstreamCaps()
+    concurrency = (
+        settings.upstream_max_concurrency if caps.concurrency is None else caps.concurrency
+    )
+    rps = settings.upstream_max_rps if caps.rps is None else caps.rps
     return GuardPolicy(
         failures=settings.breaker_failures,
         window_seconds=settings.breaker_window_seconds,
         cooldown_seconds=settings.breaker_cooldown_seconds,
         funds_cooldown_seconds=settings.breaker_funds_cooldown_seconds,
-        max_concurrency=settings.upstream_max_concurrency if capped else 0,
-        max_rps=settings.upstream_max_rps if capped else 0.0,
+        max_concurrency=concurrency if capped else 0,
+        max_rps=rps if capped else 0.0,
         queue_seconds=settings.upstream_queue_seconds,
     )
 

@@ -86,3 +86,22 @@ async def test_every_known_provider_is_built_and_closed() -> None:
 def test_secrets_are_not_in_the_settings_repr() -> None:
     configured = settings(providers="otpget", otpget_api_key="k-very-secret")
     assert "k-very-secret" not in repr(configured)
+
+
+def test_caps_per_provider_override_the_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.providers.registry import guard_policy
+
+    monkeypatch.setenv(
+        "SMSGATE_UPSTREAM_CAPS",
+        '{"otpget": {"concurrency": 4, "rps": 2.5}, "smscode": {"rps": 10}}',
+    )
+    configured = settings(upstream_max_concurrency=32, upstream_max_rps=0)
+    otp, sms, cheap = (guard_policy(configured, c) for c in ("otpget", "smscode", "otpget_cheap"))
+    assert (otp.max_concurrency, otp.max_rps) == (4, 2.5)
+    assert (sms.max_concurrency, sms.max_rps) == (32, 10)
+    assert (cheap.max_concurrency, cheap.max_rps) == (32, 0)
+    assert guard_policy(configured, "sandbox").max_concurrency == 0  # never capped
+    with pytest.raises(ValidationError, match="unknown provider"):
+        settings(upstream_caps={"nope": {}})
+    with pytest.raises(ValidationError):
+        settings(upstream_caps={"otpget": {"burst": 3}})
