@@ -132,15 +132,23 @@ def worker() -> None:
         dispatcher = Dispatcher(engine, settings)
         loop = asyncio.get_running_loop()
 
+        stoppers = [poller.stop, syncer.stop, dispatcher.stop]
+
         def stop() -> None:
-            poller.stop()
-            syncer.stop()
-            dispatcher.stop()
+            for stopper in stoppers:
+                stopper()
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop)
+        runs = [poller.run(), syncer.run(), dispatcher.run()]
+        if settings.worker_port:
+            from app.workers.ops_server import OpsServer
+
+            ops = OpsServer(settings, engine, poller, None)
+            stoppers.append(ops.stop)
+            runs.append(ops.run())
         try:
-            await asyncio.gather(poller.run(), syncer.run(), dispatcher.run())
+            await asyncio.gather(*runs)
         finally:
             await writer.drain()
             await close_providers(providers)

@@ -125,6 +125,10 @@ class Settings(BaseSettings):
     sandbox_codeless_rate: float = Field(default=0.05, ge=0, le=1)
     sandbox_latency_ms: int = Field(default=0, ge=0, le=60_000)
 
+    # `smsgate worker` serves /healthz, /readyz and its own /metrics on this port of
+    # SMSGATE_HOST (0 = not at all).
+    worker_port: int = Field(default=0, ge=0, le=65535)
+
     # --- Catalog sync, pricing and provider health ------------------------------------
     # Every enabled provider's catalog is pulled this often (and at start, and by
     # `smsgate providers sync`). 0 turns the periodic job off.

@@ -40,8 +40,7 @@ async def get_readiness(request: Request) -> JSONResponse:
     return ok({"status": "ready", "checks": checks})
 
 
-@router.get("/metrics", include_in_schema=False)
-async def get_metrics(request: Request) -> Response:
+def require_metrics_token(request: Request) -> None:
     settings: Settings = request.app.state.settings
     if settings.metrics_token is not None:
         header = request.headers.get("authorization", "")
@@ -49,6 +48,11 @@ async def get_metrics(request: Request) -> Response:
         expected = settings.metrics_token.get_secret_value().encode()
         if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected):
             raise Unauthorized("Metrics token required.")
+
+
+@router.get("/metrics", include_in_schema=False)
+async def get_metrics(request: Request) -> Response:
+    require_metrics_token(request)
     snapshots: SnapshotCache = request.app.state.metrics_db
     snapshot: Snapshot | None
     try:

@@ -96,3 +96,61 @@ async def test_killed_worker_leaves_nothing_behind(
         revisions = set((await session.execute(select(Order.sms_revision))).scalars())
     assert len(per_order) == 20 and all(n == 1 for _, n in per_order)
     assert revisions == {1}
+
+
+async def test_worker_serves_its_health_and_metrics(
+    client, factory, sessionmaker, database_url, tmp_path
+):
+    """On SMSGATE_WORKER_PORT the worker answers /healthz, /readyz and /metrics with its own
+    process metrics (poller rounds, provider calls of its polls); SIGTERM still stops it."""
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from tests.e2e.server import free_port
+
+    await factory.sandbox_catalog()
+    user = await factory.account(balance=1_000_000)
+    product = (await client.get("/v1/catalog/products?limit=1", headers=user.headers)).json()
+    created = await client.post(
+        "/v1/orders/create", json={"product_id": product["data"][0]["id"], "quantity": 3},
+        headers=user.headers,
+    )  # fmt: skip
+    assert created.status_code == 200
+    async with sessionmaker() as session, session.begin():
+        await session.execute(update(Order).values(next_poll_at=func.now()))
+
+    port = free_port()
+    worker = _worker(database_url, tmp_path, SMSGATE_WORKER_PORT=str(port))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=2) as http:
+
+            async def polled() -> bool:
+                try:
+                    scraped = (await http.get("/metrics")).text
+                except httpx.TransportError:
+                    return False
+                samples = {
+                    (s.name, s.labels.get("operation")): s.value
+                    for family in text_string_to_metric_families(scraped)
+                    for s in family.samples
+                }
+                return samples.get(("smsgate_provider_calls_total", "status"), 0) >= 3
+
+            await _wait_for(polled, 30, "the worker's /metrics never showed its polls")
+            health = await http.get("/healthz")
+            assert health.status_code == 200 and health.json()["data"] == {"status": "ok"}
+            ready = await http.get("/readyz")
+            assert ready.status_code == 200, ready.text
+            assert ready.json()["data"]["checks"]["workers"]["status"] == "ok"
+            scraped = (await http.get("/metrics")).text
+            assert "smsgate_poller_rounds_total" in scraped
+            assert "smsgate_orders" not in {  # the database gauges are the API's
+                f.name for f in text_string_to_metric_families(scraped)
+            }
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(20) == 0
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()

@@ -1,0 +1,71 @@
+"""`smsgate worker`'s own /healthz, /readyz and /metrics, on SMSGATE_WORKER_PORT.
+
+The worker runs the poller, the webhook dispatcher and the catalog sync: its provider
+calls, breaker states, poller rounds and webhook outcomes exist only in its process, so it
+serves them itself. /metrics here carries this process's metrics only; the database gauges
+(orders, ledger, backlog) come from the API's /metrics, so that summing over instances
+does not count them twice.
+"""
+
+import contextlib
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app import metrics
+from app.api.envelope import ok
+from app.api.ops import require_metrics_token
+from app.config import Settings
+from app.errors import ServiceUnavailable, install_handlers
+from app.health import Readiness
+from app.kit.json import JSONResponse
+
+
+def create_worker_app(settings: Settings, readiness: Readiness) -> FastAPI:
+    app = FastAPI(title="smsgate worker", openapi_url=None, docs_url=None, redoc_url=None)
+    app.state.settings = settings
+    install_handlers(app)
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        return ok({"status": "ok"})
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        ready, checks = await readiness.check()
+        if not ready:
+            raise ServiceUnavailable("Not ready.", details={"checks": checks})
+        return ok({"status": "ready", "checks": checks})
+
+    @app.get("/metrics")
+    async def get_metrics(request: Request) -> Response:
+        require_metrics_token(request)
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+class OpsServer:
+    """uvicorn inside the worker's event loop; `stop()` ends it with the workers."""
+
+    def __init__(
+        self, settings: Settings, engine: AsyncEngine, poller: Any, poller_task: Any
+    ) -> None:
+        app = create_worker_app(settings, Readiness(engine, settings, poller, poller_task))
+        config = uvicorn.Config(
+            app, host=settings.host, port=settings.worker_port, log_config=None,
+            access_log=False, lifespan="off",
+        )  # fmt: skip
+        self.server = uvicorn.Server(config)
+        # The worker has its own signal handlers; uvicorn must not swap (or re-raise) them.
+        self.server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
+
+    async def run(self) -> None:
+        await self.server.serve()
+
+    def stop(self) -> None:
+        self.server.should_exit = True
