@@ -23,7 +23,6 @@ from typing import Any
 import httpx
 
 from app.providers.base import (
-    Capabilities,
     CountryInfo,
     Indeterminate,
     Offer,
@@ -33,7 +32,6 @@ from app.providers.base import (
     ServiceInfo,
     Unavailable,
 )
-from app.providers.http import UpstreamHttp
 from app.providers.otpget_common import (
     CURRENCY,
     OtpgetHandler,
@@ -73,14 +71,8 @@ class OtpgetProvider(OtpgetHandler):
         code: str = "otpget",
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        http = UpstreamHttp(code, settings.http(), secrets=(settings.api_key,), transport=transport)
-        super().__init__(settings, http)
-        self.code = code
-        self.capabilities = Capabilities(
-            resend=False,
-            reactivate=False,
-            min_cancel_seconds=settings.min_cancel_seconds,
-            rental_seconds=settings.rental_seconds,
+        super().__init__(
+            settings, code=code, rental_seconds=settings.rental_seconds, transport=transport
         )
 
     async def catalog(self) -> ProviderCatalog:

@@ -16,7 +16,6 @@ from decimal import Decimal
 import httpx
 
 from app.providers.base import (
-    Capabilities,
     CountryInfo,
     Indeterminate,
     Offer,
@@ -25,7 +24,6 @@ from app.providers.base import (
     Rejected,
     ServiceInfo,
 )
-from app.providers.http import UpstreamHttp
 from app.providers.otpget import LISTED_STOCK
 from app.providers.otpget_common import (
     CURRENCY,
@@ -72,15 +70,7 @@ class OtpgetCheapProvider(OtpgetHandler):
         code: str = "otpget_cheap",
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        http = UpstreamHttp(code, settings.http(), secrets=(settings.api_key,), transport=transport)
-        super().__init__(settings, http)
-        self.code = code
-        self.capabilities = Capabilities(
-            resend=False,
-            reactivate=False,
-            min_cancel_seconds=settings.min_cancel_seconds,
-            rental_seconds=RENTAL_SECONDS,
-        )
+        super().__init__(settings, code=code, rental_seconds=RENTAL_SECONDS, transport=transport)
 
     async def catalog(self) -> ProviderCatalog:
         try:

@@ -153,9 +153,25 @@ class OtpgetHandler:
     name: str
     capabilities: Capabilities
 
-    def __init__(self, settings: OtpgetSettings, http: UpstreamHttp) -> None:
+    def __init__(
+        self,
+        settings: OtpgetSettings,
+        *,
+        code: str,
+        rental_seconds: int,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self.settings = settings
-        self._http = http
+        self.code = code
+        self._http = UpstreamHttp(
+            code, settings.http(), secrets=(settings.api_key,), transport=transport
+        )
+        self.capabilities = Capabilities(
+            resend=False,
+            reactivate=False,
+            min_cancel_seconds=settings.min_cancel_seconds,
+            rental_seconds=rental_seconds,
+        )
 
     def _params(self, action: str, **extra: str) -> dict[str, str]:
         return {"api_key": self.settings.api_key, "action": action, **extra}

@@ -3,7 +3,6 @@ is pulled once, by whichever process claims it first (a conditional UPDATE on it
 `provider_health` row, so replicas do not all hit the upstream; no lock is held while the
 upstream answers)."""
 
-import asyncio
 import logging
 from collections.abc import Mapping
 from datetime import timedelta
@@ -18,6 +17,7 @@ from app.catalog.models import ProviderHealth
 from app.config import Settings
 from app.kit import clock
 from app.providers.base import Provider, UpstreamError
+from app.workers.loop import Worker
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,11 @@ async def claim(engine: AsyncEngine, code: str, interval: float) -> bool:
         return bool(claimed.rowcount)
 
 
-class CatalogSyncer:
+class CatalogSyncer(Worker):
+    """Every `catalog_sync_seconds` (0: never), sync the providers that are due."""
+
+    name = "catalog sync"
+
     def __init__(
         self,
         engine: AsyncEngine,
@@ -56,14 +60,11 @@ class CatalogSyncer:
         providers: Mapping[str, Provider],
         settings: Settings,
     ) -> None:
+        super().__init__(settings.catalog_sync_seconds)
         self.engine = engine
         self.sessionmaker = sessionmaker
         self.providers = providers
         self.settings = settings
-        self._stop = asyncio.Event()
-
-    def stop(self) -> None:
-        self._stop.set()
 
     async def tick(self) -> list[jobs.SyncOutcome]:
         interval = self.settings.catalog_sync_seconds
@@ -79,17 +80,10 @@ class CatalogSyncer:
                 outcomes.append(jobs.SyncOutcome(code, report))
         return outcomes
 
+    async def round(self) -> int:
+        await self.tick()
+        return 0  # never busy: the next round is an interval away
+
     async def run(self) -> None:
-        interval = self.settings.catalog_sync_seconds
-        if interval <= 0:
-            return
-        while not self._stop.is_set():
-            try:
-                await asyncio.wait_for(self._stop.wait(), timeout=interval)
-                return
-            except TimeoutError:
-                pass
-            try:
-                await self.tick()
-            except Exception:
-                log.exception("catalog sync round failed")
+        if self.settings.catalog_sync_seconds > 0:
+            await super().run()

@@ -29,6 +29,7 @@ from app.kit import clock
 from app.kit.json import dumps
 from app.webhooks import repository, sender
 from app.webhooks.sender import SendResult
+from app.workers.loop import Worker
 
 log = logging.getLogger(__name__)
 
@@ -36,40 +37,23 @@ EVENTS_PER_READ = 20
 JITTER = 0.2
 
 
-class Dispatcher:
+class Dispatcher(Worker):
+    name = "webhook dispatcher"
+
     def __init__(
         self, engine: AsyncEngine, settings: Settings, *, idle_seconds: float = 0.25
     ) -> None:
+        super().__init__(idle_seconds)
         self.engine = engine
         self.settings = settings
-        self.idle_seconds = idle_seconds
-        self._stop = asyncio.Event()
         self._semaphore = asyncio.Semaphore(settings.webhook_concurrency)
         self._client: httpx.AsyncClient | None = None
         self.delivered = 0  # successful deliveries since start (tests, metrics)
 
-    def stop(self) -> None:
-        self._stop.set()
+    async def round(self) -> int:
+        return await self.tick()
 
-    async def run(self) -> None:
-        log.info("webhook dispatcher started")
-        try:
-            while not self._stop.is_set():
-                try:
-                    busy = await self.tick()
-                except Exception:
-                    log.exception("webhook dispatcher round failed")
-                    busy = 0
-                if not busy:
-                    try:
-                        await asyncio.wait_for(self._stop.wait(), self.idle_seconds)
-                    except TimeoutError:
-                        pass
-        finally:
-            await self.aclose()
-        log.info("webhook dispatcher stopped")
-
-    async def aclose(self) -> None:
+    async def close(self) -> None:
         if self._client is not None:
             await self._client.aclose()
             self._client = None

@@ -20,6 +20,7 @@ from app.orders.context import OrdersContext
 from app.orders.models import OrderStatus
 from app.orders.service import fail_and_refund
 from app.providers.base import UpstreamError, UpstreamState, UpstreamStatus
+from app.workers.loop import Worker
 
 log = logging.getLogger(__name__)
 
@@ -27,34 +28,20 @@ POLLED = (OrderStatus.PENDING, OrderStatus.ACTIVE, OrderStatus.OTP_RECEIVED)
 PURGE_EVERY_SECONDS = 300.0
 
 
-class Poller:
+class Poller(Worker):
+    name = "poller"
+
     def __init__(self, ctx: OrdersContext, *, idle_seconds: float = 0.25) -> None:
+        super().__init__(idle_seconds)
         self.ctx = ctx
-        self.idle_seconds = idle_seconds
-        self._stop = asyncio.Event()
         self._semaphore = asyncio.Semaphore(ctx.settings.poll_concurrency)
         self._last_purge = 0.0
         self.advanced = 0  # orders handled since start (for benchmarks and metrics)
         self.last_beat = time.monotonic()  # /readyz: a sign of life, each round and order
 
-    def stop(self) -> None:
-        self._stop.set()
-
-    async def run(self) -> None:
-        log.info("poller started")
-        while not self._stop.is_set():
-            self._beat()
-            try:
-                busy = await self.tick()
-            except Exception:
-                log.exception("poller round failed")
-                busy = 0
-            if not busy:
-                try:
-                    await asyncio.wait_for(self._stop.wait(), self.idle_seconds)
-                except TimeoutError:
-                    pass
-        log.info("poller stopped")
+    async def round(self) -> int:
+        self._beat()
+        return await self.tick()
 
     async def tick(self) -> int:
         """One round: every due order handled once. Returns how many were due."""

@@ -34,4 +34,4 @@ def allow_private(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> Settin
 async def dispatcher(app, settings: Settings) -> AsyncIterator[Dispatcher]:  # type: ignore[no-untyped-def]
     made = Dispatcher(app.state.engine, settings)
     yield made
-    await made.aclose()
+    await made.close()
