@@ -8,7 +8,6 @@ import httpx
 from fastapi import FastAPI
 
 from app import api
-from app.api.rate_limits import RateLimitHeadersMiddleware
 from app.auth.service import TokenAuthenticator
 from app.catalog.health import HealthWriter
 from app.config import Settings, get_settings
@@ -81,7 +80,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api.router)
     # Added innermost first: the access log sees every answer (a 413, the last-resort 500),
     # and the request id is on every response.
-    app.add_middleware(RateLimitHeadersMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(AccessMiddleware)

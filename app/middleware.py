@@ -88,7 +88,9 @@ _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 class RequestIdMiddleware:
-    """Echo a sane client X-Request-Id, else make one; put it on every response.
+    """Echo a sane client X-Request-Id, else make one; put it on every response, with the
+    headers an inner layer left in `scope["state"]["response_headers"]` (the rate limiter's
+    X-RateLimit-*, set before a handler runs, so they are on its errors too).
 
     It is also the last resort for unexpected exceptions: they are logged with the request
     id and answered 500 INTERNAL_ERROR in the envelope, never with a trace.
@@ -124,6 +126,7 @@ class RequestIdMiddleware:
                 started = True
                 headers = [(k, v) for k, v in message.get("headers", []) if k != b"x-request-id"]
                 headers.append((b"x-request-id", raw_id))
+                headers.extend(state.get("response_headers", ()))
                 message["headers"] = headers
             await send(message)
 

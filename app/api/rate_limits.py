@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.deps import PrincipalDep
 from app.errors import RateLimitExceeded
@@ -34,7 +33,8 @@ async def enforce_rate_limit(request: Request, principal: PrincipalDep) -> None:
     if group is None:
         return
     verdict = await limiter.hit(principal.token_id, principal.account_id, group)
-    request.state.rate_limit = verdict  # RateLimitHeadersMiddleware puts it on the response
+    # RequestIdMiddleware puts these on the response, whatever answers (429 included).
+    request.state.response_headers = verdict.headers()
     if not verdict.allowed:
         raise RateLimitExceeded(
             f"Over the limit of {verdict.limit} requests per {limiter.window} s "
@@ -46,29 +46,6 @@ async def enforce_rate_limit(request: Request, principal: PrincipalDep) -> None:
             },
             headers={"Retry-After": str(max(1, verdict.reset_after()))},
         )
-
-
-class RateLimitHeadersMiddleware:
-    """X-RateLimit-Limit/-Remaining/-Reset on every response of a limited route: success,
-    error and 429 alike (errors are rendered after the dependency ran, so a dependency
-    alone could not add them). Reset is in seconds until the window ends."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_limits(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                verdict = scope.get("state", {}).get("rate_limit")
-                if verdict is not None:
-                    message["headers"] = [*message.get("headers", ()), *verdict.headers()]
-            await send(message)
-
-        await self.app(scope, receive, send_with_limits)
 
 
 @dataclass(frozen=True, slots=True)
