@@ -48,7 +48,10 @@ async def _orders(request: Request) -> OrdersContext:
     return request.app.state.orders  # type: ignore[no-any-return]
 
 
-SessionDep = Annotated[AsyncSession, Depends(_session)]
+# scope="function": the transaction commits when the handler returns, before the response
+# is sent (the default, "request", would commit after it: a client could hold a 200 for a
+# write that then fails to commit).
+SessionDep = Annotated[AsyncSession, Depends(_session, scope="function")]
 PrincipalDep = Annotated[Principal, Depends(_principal)]
 ProviderCodesDep = Annotated[tuple[str, ...], Depends(_provider_codes)]
 OrdersDep = Annotated[OrdersContext, Depends(_orders)]

@@ -178,3 +178,36 @@ async def test_ledger_running_balance_filters_and_pages(
     bad_cursor = await client.get(f"{base}/ledger?cursor=nonsense", headers=admin)
     assert bad_cursor.status_code == 422
     assert bad_cursor.json()["error"]["details"]["fields"][0]["field"] == "cursor"
+
+
+async def test_a_write_commits_before_its_answer_is_sent(
+    app, client: httpx.AsyncClient, factory: Factory, admin: dict[str, str], monkeypatch
+) -> None:
+    """A 200 must never reach the caller for a transaction that has not committed yet: the
+    request's session commits when the handler returns, not after the response."""
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    seen: list[str] = []
+    commit = AsyncSession.commit
+
+    async def recording_commit(self: AsyncSession) -> None:
+        await commit(self)
+        seen.append("commit")
+
+    monkeypatch.setattr(AsyncSession, "commit", recording_commit)
+    inner = app.middleware_stack
+
+    async def watching(scope, receive, send):  # type: ignore[no-untyped-def]
+        async def send_watched(message):  # type: ignore[no-untyped-def]
+            if message["type"] == "http.response.start":
+                seen.append("response")
+            await send(message)
+
+        await inner(scope, receive, send_watched)
+
+    monkeypatch.setattr(app, "middleware_stack", watching)
+    user = await factory.account()
+    response = await client.post(f"/admin/accounts/{user.id}/topups",
+                                 json={"amount": 10, "reference": "r"}, headers=admin)  # fmt: skip
+    assert response.status_code == 200
+    assert seen[:2] == ["commit", "response"]
