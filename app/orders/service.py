@@ -155,7 +155,10 @@ async def create(ctx: OrdersContext, account_id: int, body: OrderCreate) -> Crea
     result.orders = [order for order in bought if order is not None]
     result.failed_count = body.quantity - len(result.orders)
     if not result.orders:
-        if result.out_of_balance:
+        # Short of money only if nothing affordable was refused upstream: a client whose
+        # balance covers just the provider that is down hears PROVIDER_ERROR, which is what
+        # happened (and what the abuse guard never counts against it).
+        if result.out_of_balance and not result.errors:
             raise InsufficientBalance()
         raise ProviderError(
             "The upstream provider could not supply a number.",
@@ -202,6 +205,9 @@ async def buy_one(
             if purchase is None:
                 await _leave_for_reconciler(ctx, order_id)
                 result.errors.append(f"{offer.candidate.provider_code}: {exc.message}")
+                # Each lost answer may be a number paid for upstream that cannot be found
+                # again: not this provider again in this request.
+                dead.add(offer.candidate.provider_code)
                 continue
         except UpstreamError as exc:
             await fail_and_refund(ctx, order_id, f"{type(exc).__name__}: {exc.message}")

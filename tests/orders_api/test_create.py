@@ -124,6 +124,40 @@ class TestCreateExact:
         assert await money_rows(sessionmaker, poor.id) == {"orders": 0, "debits": 0, "refunds": 0}
         await assert_audit_ok(sessionmaker)
 
+    async def test_affordable_tier_failing_upstream_is_a_provider_error(
+        self, client, factory, catalog, sandbox, sessionmaker
+    ):
+        """The balance covers only the cheapest tier and that upstream fails: the answer is
+        PROVIDER_ERROR (what happened), not INSUFFICIENT_BALANCE (which the abuse guard
+        counts against the client)."""
+        poor = await factory.account(balance=catalog.tiers[0].price)
+        sandbox.fail_next = ["error"]
+        response = await create(client, poor, {"catalog_product_id": catalog.cp})
+        assert response.status_code == 422, response.text
+        assert error_of(response)["code"] == "PROVIDER_ERROR"
+        assert await balance(client, poor) == catalog.tiers[0].price
+        await assert_audit_ok(sessionmaker)
+
+    async def test_a_lost_answer_takes_the_provider_out_of_the_request(
+        self, client, user, catalog, sandbox, sessionmaker
+    ):
+        """A purchase whose answer was lost and cannot be looked up may be a number paid for
+        upstream: the same request does not try that provider's next tier."""
+        lookups = []
+
+        async def not_found(reference: str):  # type: ignore[no-untyped-def]
+            lookups.append(reference)
+
+        sandbox.find_purchase = not_found  # type: ignore[method-assign]
+        sandbox.fail_next = ["timeout"]
+        try:
+            response = await create(client, user, {"catalog_product_id": catalog.cp})
+        finally:
+            del sandbox.find_purchase
+        assert len(lookups) == 1
+        assert response.status_code == 422 and error_of(response)["code"] == "PROVIDER_ERROR"
+        assert await statuses(sessionmaker, user.id) == ["PENDING"]
+
     async def test_balance_for_only_some_of_the_quantity(
         self, client, factory, catalog, clock, sessionmaker
     ):
