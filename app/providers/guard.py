@@ -2,8 +2,9 @@
 
 `GuardedProvider` wraps an adapter and is what the rest of the gateway calls. Per process:
 - the breaker opens after `failures` transient errors (Unavailable, Indeterminate) within
-  `window` seconds, fails calls fast while open, and after `cooldown` lets exactly one
-  trial call through (half-open): success closes it, failure opens it again;
+  `window` seconds, fails purchases (buy, reactivate) fast while open, and after `cooldown`
+  lets exactly one trial purchase through (half-open): success closes it, failure opens it
+  again; polls, cancels and releases of numbers already bought always go through;
 - out of funds or a refused key at the provider opens it for the long `funds_cooldown`;
 - a refusal (no stock, bad service, too early) is a healthy answer and resets the count;
 - at most `max_concurrency` calls in flight and `max_rps` calls a second; a call waits at
@@ -45,6 +46,9 @@ from app.providers.base import (
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+PURCHASES = frozenset({"buy", "reactivate"})  # what an open breaker holds back
 
 
 class BreakerState(StrEnum):
@@ -119,8 +123,11 @@ class Breaker:
         """The call ended without telling anything about health (cancelled, paused)."""
         self.trial_in_flight = False
 
-    def failure(self, message: str, cooldown: float | None = None) -> None:
-        """A transient failure, or (with `cooldown`) one that opens the breaker at once."""
+    def failure(
+        self, message: str, cooldown: float | None = None, *, ends_trial: bool = True
+    ) -> None:
+        """A transient failure, or (with `cooldown`) one that opens the breaker at once.
+        `ends_trial`: it was the half-open trial call (a purchase), not another call."""
         now = _now()
         self.total_failures += 1
         self.consecutive += 1
@@ -130,12 +137,15 @@ class Breaker:
             self.failures.popleft()
         if (
             cooldown is not None
-            or self.state is BreakerState.HALF_OPEN
+            or (ends_trial and self.state is BreakerState.HALF_OPEN)
             or len(self.failures) >= self.policy.failures
         ):
             self.state = BreakerState.OPEN
-            self.opened_until = now + (cooldown or self.policy.cooldown_seconds)
-        self.trial_in_flight = False
+            self.opened_until = max(
+                self.opened_until or 0.0, now + (cooldown or self.policy.cooldown_seconds)
+            )
+        if ends_trial:
+            self.trial_in_flight = False
 
     def snapshot(self) -> dict[str, Any]:
         def at(ts: float | None) -> datetime | None:
@@ -184,13 +194,19 @@ class GuardedProvider:
             self._on_change(self.code, self.breaker.snapshot())
 
     async def _call(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
+        """Every call is capped and honours a 429 pause. Only purchases are held back by an
+        open breaker: the numbers already bought must still be polled, cancelled and given
+        back while we cannot buy (out of funds, a flaky upstream). Every call's transient
+        failures count toward opening it; only a purchase's success closes it."""
         now = _now()
         if now < self._paused_until:
             raise Unavailable(
                 "upstream asked us to slow down (429)", retry_after=self._paused_until - now
             )
+        purchase = operation in PURCHASES
         before = self.breaker.state
-        self.breaker.before_call()
+        if purchase:
+            self.breaker.before_call()
         try:
             if self._slots is None and self._limiter is None:
                 result = await call()  # uncapped (the sandbox): nothing to wait for
@@ -199,34 +215,42 @@ class GuardedProvider:
                     await self._wait_turn(stack)
                     result = await call()
         except (OutOfFunds, ConfigError) as exc:
-            self.breaker.failure(
-                f"{operation}: {type(exc).__name__}: {exc.message}",
+            self._failed(
+                f"{operation}: {type(exc).__name__}: {exc.message}", purchase,
                 cooldown=self.policy.funds_cooldown_seconds,
-            )
-            log.warning("provider %s: %s; paused", self.code, exc.message)
-            self._report()
+            )  # fmt: skip
+            log.warning("provider %s: %s; purchases paused", self.code, exc.message)
             raise
         except (Unavailable, Indeterminate) as exc:
             if exc.retry_after:
                 self._paused_until = max(self._paused_until, _now() + exc.retry_after)
-                self.breaker.release()
+                self._release(purchase)
             else:
-                self.breaker.failure(f"{operation}: {exc.message}")
-                self._report()
+                self._failed(f"{operation}: {exc.message}", purchase)
             raise
         except _Busy as exc:
-            self.breaker.release()
+            self._release(purchase)
             raise Unavailable(str(exc)) from None
-        except UpstreamError:
-            if self.breaker.success():
-                self._report()
+        except UpstreamError:  # a refusal is a healthy answer
+            self._succeeded(purchase, before)
             raise
         except BaseException:
-            self.breaker.release()
+            self._release(purchase)
             raise
-        if self.breaker.success() or before is not self.breaker.state:
-            self._report()
+        self._succeeded(purchase, before)
         return result
+
+    def _failed(self, message: str, purchase: bool, cooldown: float | None = None) -> None:
+        self.breaker.failure(message, cooldown=cooldown, ends_trial=purchase)
+        self._report()
+
+    def _succeeded(self, purchase: bool, before: BreakerState) -> None:
+        if purchase and (self.breaker.success() or before is not self.breaker.state):
+            self._report()
+
+    def _release(self, purchase: bool) -> None:
+        if purchase:
+            self.breaker.release()
 
     async def _wait_turn(self, stack: AsyncExitStack) -> None:
         try:

@@ -197,3 +197,29 @@ async def test_rate_cap_spaces_calls(adapter):
     await asyncio.gather(*(guard.balance() for _ in range(40)))
     # 20 a second with a burst of 20: the second 20 need about a second.
     assert loop.time() - started >= 0.8
+
+
+async def test_an_open_breaker_holds_back_purchases_only(adapter, clock: FakeClock):
+    """Out of funds: no more buying for the long cooldown, but the numbers already bought
+    are still polled (and a poll's success does not close the breaker)."""
+    guard = guarded(adapter)
+    adapter.script = [OutOfFunds("NO_BALANCE")]
+    with pytest.raises(OutOfFunds):
+        await guard.buy("k", "1")
+    assert await guard.status("u-1") is None  # went upstream
+    assert guard.breaker.state is BreakerState.OPEN and not guard.usable()
+    with pytest.raises(Unavailable, match="circuit open"):
+        await guard.buy("k", "2")
+    assert adapter.calls == 2
+
+
+async def test_poll_failures_open_the_breaker_for_purchases(adapter, clock: FakeClock):
+    guard = guarded(adapter)
+    adapter.script = [Unavailable("502")] * 3
+    for _ in range(3):
+        with pytest.raises(Unavailable):
+            await guard.status("u-1")
+    assert guard.breaker.state is BreakerState.OPEN
+    with pytest.raises(Unavailable, match="circuit open"):
+        await guard.buy("k", "1")
+    assert await guard.status("u-1") is None  # polls still go out
