@@ -1,9 +1,11 @@
 """Annotated dependency aliases for routers: sessions, the caller, the enabled providers."""
 
+import hmac
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.service import Principal, TokenAuthenticator
@@ -22,18 +24,25 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
             raise
 
 
-def _bearer(request: Request) -> str:
+def bearer_token(request: Request, message: str | None = None) -> str:
+    """The token of `Authorization: Bearer <token>`; 401 when missing or malformed."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token or len(token) > 512:
-        raise Unauthorized()
+        raise Unauthorized(message)
     return token
+
+
+def token_matches(given: str, expected: SecretStr | None) -> bool:
+    """Constant-time comparison with a configured token; an unset or empty one never matches."""
+    secret = expected.get_secret_value() if expected is not None else ""
+    return bool(secret) and hmac.compare_digest(given.encode(), secret.encode())
 
 
 async def _principal(request: Request) -> Principal:
     authenticator: TokenAuthenticator = request.app.state.authenticator
-    principal = await authenticator.authenticate(_bearer(request))
+    principal = await authenticator.authenticate(bearer_token(request))
     if principal is None:
         raise Unauthorized()
     request.state.account_id = principal.account_id

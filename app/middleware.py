@@ -26,17 +26,16 @@ _QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 def route_template(scope: Scope) -> str:
-    """The matched route as a template (/v1/orders/{order_id}), built from the path and
-    the path parameters routing found (router prefixes included); "unmatched" when no
-    route matched. Only route literals and {names} come out: label values stay few."""
-    if scope.get("route") is None:
+    """The matched route as a template (/v1/orders/{order_id}); "unmatched" when no route
+    matched. The route's own `path_format` lacks its routers' prefixes (this FastAPI keeps
+    included routes relative), so the prefix is taken from the request path, segment for
+    segment: only route literals and {names} come out, label values stay few."""
+    route = scope.get("route")
+    if route is None:
         return "unmatched"
-    path: str = scope["path"]
-    params: dict[str, Any] = scope.get("path_params") or {}
-    if not params:
-        return path
-    names = {str(value): name for name, value in params.items()}
-    return "/".join(f"{{{names[seg]}}}" if seg in names else seg for seg in path.split("/"))
+    own: str = getattr(route, "path_format", None) or scope["path"]
+    segments = scope["path"].split("/")
+    return "/".join(segments[: len(segments) - own.count("/")]) + own
 
 
 class AccessMiddleware:

@@ -5,8 +5,6 @@ answer in the envelope. /metrics speaks the Prometheus text format; it is open u
 SMSGATE_METRICS_TOKEN is set, then it wants that bearer token.
 """
 
-import hmac
-
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -14,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from app import metrics
 from app.api.envelope import ok
 from app.config import Settings
+from app.deps import bearer_token, token_matches
 from app.errors import ServiceUnavailable, Unauthorized
 from app.health import Readiness
 from app.kit.json import JSONResponse
@@ -41,13 +40,12 @@ async def get_readiness(request: Request) -> JSONResponse:
 
 
 def require_metrics_token(request: Request) -> None:
+    """Open unless SMSGATE_METRICS_TOKEN is set (an empty value counts as unset)."""
     settings: Settings = request.app.state.settings
-    if settings.metrics_token is not None:
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        expected = settings.metrics_token.get_secret_value().encode()
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected):
-            raise Unauthorized("Metrics token required.")
+    if settings.metrics_token is None or not settings.metrics_token.get_secret_value():
+        return
+    if not token_matches(bearer_token(request, "Metrics token required."), settings.metrics_token):
+        raise Unauthorized("Metrics token required.")
 
 
 @router.get("/metrics", include_in_schema=False)

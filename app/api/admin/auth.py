@@ -5,24 +5,18 @@ malformed header is 401; an account token, or any other wrong token, is 403: the
 is known to be not an operator, or is guessing. Compared in constant time.
 """
 
-import hmac
-
 from fastapi import Request
 
 from app.config import Settings
-from app.errors import Forbidden, Unauthorized
+from app.deps import bearer_token, token_matches
+from app.errors import Forbidden
 
 
 async def require_admin(request: Request) -> None:
     settings: Settings = request.app.state.settings
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token or len(token) > 512:
-        raise Unauthorized("Missing admin token.")
-    expected = settings.admin_token.get_secret_value() if settings.admin_token else ""
-    if not expected:
+    token = bearer_token(request, "Missing admin token.")
+    if settings.admin_token is None or not settings.admin_token.get_secret_value():
         raise Forbidden("The admin API is disabled: set SMSGATE_ADMIN_TOKEN.")
-    if not hmac.compare_digest(token.encode(), expected.encode()):
+    if not token_matches(token, settings.admin_token):
         raise Forbidden("Admin token required.")
     request.state.admin = True
