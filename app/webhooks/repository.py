@@ -33,8 +33,11 @@ async def get_config(session: Db, account_id: int, *, for_update: bool = False) 
 
 async def save_config(session: Db, account_id: int, url: str | None, secret: str | None) -> None:
     """Store URL and secret; re-enable delivery and reset the failure counter."""
+    # The lease goes too: a delivery in flight to the old URL can neither renew it (it
+    # stops after that event) nor count its outcome against the new settings.
     values = {"url": url, "secret": secret, "disabled_at": None, "disabled_reason": None,
-              "consecutive_failures": 0, "next_attempt_at": None}  # fmt: skip
+              "consecutive_failures": 0, "next_attempt_at": None, "locked_until": None,
+              "lease_token": None}  # fmt: skip
     stmt = pg_insert(WebhookConfig).values(account_id=account_id, **values)
     await session.execute(stmt.on_conflict_do_update(index_elements=["account_id"], set_=values))
 
@@ -97,14 +100,16 @@ async def stream_delivered(
     session: Db, account_id: int, token: uuid.UUID, outbox_id: int, until: datetime
 ) -> bool:
     """Dequeue a delivered event, reset the failure counter, renew the lease. False when
-    the lease was lost meanwhile (the event is dequeued anyway: it was delivered)."""
-    await session.execute(delete(WebhookOutbox).where(WebhookOutbox.id == outbox_id))
+    the lease was lost meanwhile (a PATCH, an expiry): the counter is then left alone and
+    the event is dequeued anyway (it was delivered). The config row is touched before the
+    queue, in the order a PATCH locks them, so the two never deadlock."""
     renewed = await session.execute(
         update(WebhookConfig)
         .where(WebhookConfig.account_id == account_id, WebhookConfig.lease_token == token)
         .values(consecutive_failures=0, locked_until=until)
         .returning(WebhookConfig.account_id)
     )
+    await session.execute(delete(WebhookOutbox).where(WebhookOutbox.id == outbox_id))
     return renewed.first() is not None
 
 

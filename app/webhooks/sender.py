@@ -38,8 +38,14 @@ def signature(secret: str, body: bytes) -> str:
 
 
 def make_client() -> httpx.AsyncClient:
-    # trust_env off: a proxy from the environment would do its own DNS lookup.
-    return httpx.AsyncClient(follow_redirects=False, trust_env=False, http2=False)
+    # trust_env off: a proxy from the environment would do its own DNS lookup. No
+    # keep-alive: we connect to pinned IPs, and the pool keys connections by IP and port
+    # only, so a connection (and its certificate, checked for one account's host) would be
+    # reused for another account's host on the same address.
+    return httpx.AsyncClient(
+        follow_redirects=False, trust_env=False, http2=False,
+        limits=httpx.Limits(max_keepalive_connections=0),
+    )  # fmt: skip
 
 
 def _pinned_url(target: ssrf.Target, address: ssrf.IPAddress) -> str:

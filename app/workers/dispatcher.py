@@ -17,6 +17,7 @@ import asyncio
 import logging
 import random
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -69,11 +70,15 @@ class Dispatcher(Worker):
         now = clock.utcnow()
         until = now + timedelta(seconds=self.settings.webhook_lease_seconds)
         token = uuid.uuid4()
-        limit = self.settings.webhook_batch_size
+        # Claim no more than can be sent at once: a claim left waiting for a free slot
+        # would let its lease run out while it waits, and another dispatcher send it too.
+        limit = min(self.settings.webhook_batch_size, self.settings.webhook_concurrency)
         async with self.engine.begin() as conn:
             accounts = await repository.claim_streams(conn, now, until, token, limit)
-        async with self.engine.begin() as conn:
-            replays = await repository.claim_replays(conn, now, until, limit)
+        replays: Sequence[Any] = ()
+        if len(accounts) < limit:
+            async with self.engine.begin() as conn:
+                replays = await repository.claim_replays(conn, now, until, limit - len(accounts))
         await asyncio.gather(
             *(self._guarded(self._stream, account_id, token) for account_id in accounts),
             *(self._guarded(self._replay, row) for row in replays),

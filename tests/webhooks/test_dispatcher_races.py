@@ -139,3 +139,73 @@ async def add_events_in(session, account_id: int, order_id: int) -> int:
     session.add(row)
     await session.flush()
     return row.id
+
+
+async def _arrived(receiver) -> None:  # type: ignore[no-untyped-def]
+    await asyncio.get_running_loop().run_in_executor(None, receiver.arrived.wait, 10)
+
+
+async def test_a_patch_mid_batch_moves_the_rest_to_the_new_url(
+    client, factory, sessionmaker, clock, dispatcher, allow_private, receivers
+):
+    """PATCH while a delivery to the old URL is in flight: that one event may still go to
+    the old URL, every later one goes to the new URL with the new secret, and the old URL's
+    answer is not counted against the new settings."""
+    from app.webhooks.models import WebhookConfig
+
+    hold = threading.Event()
+    old = receivers(hold=hold, statuses=[500])
+    new = receivers()
+    user, order_id = await account_with_order(client, factory, sessionmaker)
+    await set_url(client, user, old.url)
+    events = await add_events(sessionmaker, user.id, order_id, 10)
+    first = asyncio.create_task(dispatcher.tick())
+    await _arrived(old)
+    await set_url(client, user, new.url, webhook_secret="ab" * 32)
+    old.hold = None
+    hold.set()
+    await first
+    async with sessionmaker() as session:
+        config = await session.get(WebhookConfig, user.id)
+        assert config is not None and config.consecutive_failures == 0
+        assert config.next_attempt_at is None
+    await dispatcher.tick()
+    assert len(old.requests) == 1
+    assert sorted(new.event_ids()) == sorted(events)
+    assert await queued(sessionmaker) == 0
+
+
+async def test_no_more_claims_than_free_slots(
+    client, factory, sessionmaker, clock, app, settings, allow_private, receivers
+):
+    """A dispatcher claims only what it can send at once: a claim waiting for a slot would
+    outlive its lease and be sent by another dispatcher as well."""
+    from app.webhooks import repository, service
+
+    hold = threading.Event()
+    slow = receivers(hold=hold)
+    target = receivers()
+    x, order_x = await account_with_order(client, factory, sessionmaker)
+    await set_url(client, x, slow.url)
+    await add_events(sessionmaker, x.id, order_x, 1)
+    y = await factory.account(balance=100_000)
+    await set_url(client, y, target.url)
+    [event] = await add_events(sessionmaker, y.id, order_x, 1)
+    async with sessionmaker() as session, session.begin():
+        await repository.drop_stream(session, y.id)  # only a replay of y's event is queued
+        await service.redeliver_event(session, event)
+    one_slot = Dispatcher(app.state.engine, settings.model_copy(update={"webhook_concurrency": 1}))
+    other = Dispatcher(app.state.engine, settings)
+    try:
+        busy = asyncio.create_task(one_slot.tick())
+        await _arrived(slow)  # x's stream holds the only slot; y's replay was not claimed
+        clock.advance(settings.webhook_lease_seconds + 1)
+        await other.tick()
+        slow.hold = None
+        hold.set()
+        await busy
+        await one_slot.tick()
+    finally:
+        await one_slot.close()
+        await other.close()
+    assert target.event_ids()[event] == 1
