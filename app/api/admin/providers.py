@@ -102,6 +102,7 @@ async def sync_now(code: Code, request: Request, ctx: OrdersDep) -> Response:
 async def enable_provider(code: Code, session: SessionDep, ctx: OrdersDep) -> Response:
     """Offer and buy this provider's tiers again."""
     result = await providers.set_enabled(session, code, True, ctx.provider_codes)
+    await session.commit()  # before the cache is cleared, or a buy could re-cache the old state
     ctx.offers_cache.clear()
     return ok(result)
 
@@ -110,5 +111,6 @@ async def enable_provider(code: Code, session: SessionDep, ctx: OrdersDep) -> Re
 async def disable_provider(code: Code, session: SessionDep, ctx: OrdersDep) -> Response:
     """Stop offering and buying this provider's tiers; its live orders run to their end."""
     result = await providers.set_enabled(session, code, False, ctx.provider_codes)
+    await session.commit()  # before the cache is cleared, or a buy could re-cache the old state
     ctx.offers_cache.clear()
     return ok(result)
