@@ -35,7 +35,7 @@ def sync_cmd(
     from app import migrate
     from app.catalog import jobs
     from app.db import make_engine, make_sessionmaker
-    from app.providers.registry import build_providers
+    from app.providers.registry import build_providers, close_providers
 
     settings = load_settings()
     if code is not None and code not in settings.providers:
@@ -52,10 +52,7 @@ def sync_cmd(
             chosen = {c: p for c, p in providers.items() if code is None or c == code}
             return await jobs.sync_all(make_sessionmaker(engine), chosen, settings)
         finally:
-            for provider in providers.values():
-                closer = getattr(provider, "aclose", None)
-                if closer is not None:
-                    await closer()
+            await close_providers(providers)
             await engine.dispose()
 
     outcomes = asyncio.run(run())

@@ -6,7 +6,7 @@ stops the others: its error is recorded in `provider_health` and reported.
 """
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,9 +98,13 @@ async def sync_all(
     sessionmaker: async_sessionmaker[AsyncSession],
     providers: Mapping[str, Provider],
     settings: Settings | None = None,
+    due: Callable[[str], Awaitable[bool]] | None = None,
 ) -> list[SyncOutcome]:
+    """Sync each provider (those `due` says yes to); errors are reported, not raised."""
     outcomes = []
     for code, provider in providers.items():
+        if due is not None and not await due(code):
+            continue
         try:
             report = await sync_provider(sessionmaker, code, provider, settings)
         except UpstreamError as exc:

@@ -68,11 +68,11 @@ def country_by_name(name: str) -> str | None:
     return str(found.alpha_2)
 
 
-def resolve_country(info: CountryInfo, mapped: str | None) -> str | None:
-    """ISO alpha-2 for a provider's country, or None when it cannot be told for sure."""
-    for candidate in (mapped, info.iso_code):
-        if candidate and _ISO.match(candidate):
-            return candidate.upper()
+def resolve_country(info: CountryInfo) -> str | None:
+    """ISO alpha-2 for a provider's country (what it states, else its exact name), or None
+    when it cannot be told for sure. An ops mapping is applied before this (app.catalog.sync)."""
+    if info.iso_code and _ISO.match(info.iso_code):
+        return info.iso_code.upper()
     return country_by_name(info.name)
 
 
@@ -98,8 +98,5 @@ def service_slug(name: str) -> str | None:
     return slug or None
 
 
-def resolve_service(info: ServiceInfo, mapped: str | None) -> str | None:
-    for candidate in (mapped, info.slug):
-        if candidate:
-            return candidate
-    return service_slug(info.name)
+def resolve_service(info: ServiceInfo) -> str | None:
+    return info.slug or service_slug(info.name)

@@ -169,7 +169,7 @@ async def sync_catalog(
         country_iso[info.code] = (
             ops_countries[info.code]
             if info.code in ops_countries
-            else mapping.resolve_country(info, None)
+            else mapping.resolve_country(info)
         )
     new_countries = []
     infos = {c.code: c for c in catalog.countries}
@@ -203,7 +203,7 @@ async def sync_catalog(
     # --- services: provider id → slug --------------------------------------------------
     ops_services = await _ops_mappings(session, provider_id, "service")
     service_slug = {
-        s.code: ops_services[s.code] if s.code in ops_services else mapping.resolve_service(s, None)
+        s.code: ops_services[s.code] if s.code in ops_services else mapping.resolve_service(s)
         for s in catalog.services
     }
     names = {s.code: s.name for s in catalog.services}

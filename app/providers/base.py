@@ -126,9 +126,6 @@ class Money:
     currency: str = "IDR"
 
 
-Balance = Money
-
-
 @dataclass(frozen=True, slots=True)
 class Purchase:
     upstream_order_id: str
@@ -165,7 +162,7 @@ class Provider(Protocol):
         """Everything the provider sells now, in the provider's own ids and currency."""
         ...
 
-    async def balance(self) -> "Balance | None":
+    async def balance(self) -> Money | None:
         """Our balance at the provider, in its currency, when it tells."""
         ...
 
@@ -193,7 +190,7 @@ class Provider(Protocol):
         """Ask for another SMS; False when the provider does not support it."""
         ...
 
-    async def reactivation_cost(self, upstream_order_id: str) -> "Money":
+    async def reactivation_cost(self, upstream_order_id: str) -> Money:
         """What the provider charges to reactivate this number now; Rejected if it can't."""
         ...
 

@@ -11,12 +11,12 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.catalog import jobs, sync
+from app.catalog import jobs
 from app.catalog.models import Provider as ProviderRow
 from app.catalog.models import ProviderHealth
 from app.config import Settings
 from app.kit import clock
-from app.providers.base import Provider, UpstreamError
+from app.providers.base import Provider
 from app.workers.loop import Worker
 
 log = logging.getLogger(__name__)
@@ -68,17 +68,11 @@ class CatalogSyncer(Worker):
 
     async def tick(self) -> list[jobs.SyncOutcome]:
         interval = self.settings.catalog_sync_seconds
-        outcomes = []
-        for code, provider in self.providers.items():
-            if not await claim(self.engine, code, interval):
-                continue
-            try:
-                report = await jobs.sync_provider(self.sessionmaker, code, provider, self.settings)
-            except (UpstreamError, sync.MissingRate) as exc:
-                outcomes.append(jobs.SyncOutcome(code, error=str(exc)))
-            else:
-                outcomes.append(jobs.SyncOutcome(code, report))
-        return outcomes
+
+        async def due(code: str) -> bool:
+            return await claim(self.engine, code, interval)
+
+        return await jobs.sync_all(self.sessionmaker, self.providers, self.settings, due)
 
     async def round(self) -> int:
         await self.tick()

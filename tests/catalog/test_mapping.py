@@ -37,8 +37,8 @@ def test_country_names_resolve_exactly_or_not_at_all(name: str, iso: str | None)
 
 
 def test_stated_iso_code_wins_over_the_name():
-    assert mapping.resolve_country(CountryInfo("7", "Englandia", iso_code="gb"), None) == "GB"
-    assert mapping.resolve_country(CountryInfo("7", "England"), "IE") == "IE"
+    assert mapping.resolve_country(CountryInfo("7", "Englandia", iso_code="gb")) == "GB"
+    assert mapping.resolve_country(CountryInfo("7", "England", iso_code="gbr")) == "GB"
 
 
 @pytest.mark.parametrize(
