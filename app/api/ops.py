@@ -19,17 +19,21 @@ from app.kit.json import JSONResponse
 from app.logs import get_logger
 from app.metrics_db import Snapshot, SnapshotCache, SnapshotCollector
 
+# Liveness and readiness, also served by `smsgate worker` (app.workers.ops_server): both
+# read only `app.state.readiness`.
+probes = APIRouter(tags=["operations"])
 router = APIRouter(tags=["operations"])
+router.include_router(probes)
 log = get_logger(__name__)
 
 
-@router.get("/healthz")
+@probes.get("/healthz")
 async def get_health() -> JSONResponse:
     """Liveness: the process answers. Touches nothing else."""
     return ok({"status": "ok"})
 
 
-@router.get("/readyz")
+@probes.get("/readyz")
 async def get_readiness(request: Request) -> JSONResponse:
     """Readiness: database reachable, schema at head, workers alive; 503 with details if not."""
     readiness: Readiness = request.app.state.readiness

@@ -17,29 +17,18 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import metrics
-from app.api.envelope import ok
-from app.api.ops import require_metrics_token
+from app.api.ops import probes, require_metrics_token
 from app.config import Settings
-from app.errors import ServiceUnavailable, install_handlers
+from app.errors import install_handlers
 from app.health import Readiness
-from app.kit.json import JSONResponse
 
 
 def create_worker_app(settings: Settings, readiness: Readiness) -> FastAPI:
     app = FastAPI(title="smsgate worker", openapi_url=None, docs_url=None, redoc_url=None)
     app.state.settings = settings
+    app.state.readiness = readiness
     install_handlers(app)
-
-    @app.get("/healthz")
-    async def healthz() -> JSONResponse:
-        return ok({"status": "ok"})
-
-    @app.get("/readyz")
-    async def readyz() -> JSONResponse:
-        ready, checks = await readiness.check()
-        if not ready:
-            raise ServiceUnavailable("Not ready.", details={"checks": checks})
-        return ok({"status": "ready", "checks": checks})
+    app.include_router(probes)
 
     @app.get("/metrics")
     async def get_metrics(request: Request) -> Response:
