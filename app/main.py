@@ -11,13 +11,13 @@ from app import api
 from app.auth.service import TokenAuthenticator
 from app.catalog.health import HealthWriter
 from app.config import Settings, get_settings
-from app.db import make_engine, make_sessionmaker
+from app.db.engine import make_engine, make_sessionmaker
 from app.errors import install_handlers
-from app.health import Readiness
-from app.logs import configure_logging
-from app.metrics import process_exiting
-from app.metrics_db import SnapshotCache
-from app.middleware import AccessMiddleware, BodyLimitMiddleware, RequestIdMiddleware
+from app.observability.health import Readiness
+from app.observability.logs import configure_logging
+from app.observability.metrics import process_exiting
+from app.observability.metrics_db import SnapshotCache
+from app.observability.middleware import AccessMiddleware, BodyLimitMiddleware, RequestIdMiddleware
 from app.orders.context import OrdersContext
 from app.providers.registry import build_providers, close_providers
 from app.ratelimit.state import RateLimits
@@ -32,7 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from app.migrate import resolve_database_url
+        from app.db.migrate import resolve_database_url
 
         engine = make_engine(resolve_database_url(settings), settings)
         sessionmaker = make_sessionmaker(engine)

@@ -1,5 +1,6 @@
 """Every domain's models, imported in one place so Base.metadata is complete (Alembic, tests)."""
 
+from app.accounts.models import Account
 from app.auth.models import ApiToken
 from app.catalog.models import (
     CatalogMapping,
@@ -12,8 +13,8 @@ from app.catalog.models import (
     ProviderHealth,
     Service,
 )
-from app.db import Base
-from app.ledger.models import Account, LedgerEntry
+from app.db.engine import Base
+from app.ledger.models import LedgerEntry
 from app.orders.models import IdempotencyKey, Order, OrderEvent, OrderSms
 from app.ratelimit.models import RateLimitOverride
 from app.webhooks.models import WebhookConfig, WebhookDelivery, WebhookOutbox

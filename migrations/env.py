@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from app.db import make_engine
+from app.db.engine import make_engine
 from app.models import Base
 
 config = context.config
@@ -17,7 +17,7 @@ def _url() -> str:
     url = config.attributes.get("database_url")
     if url:
         return str(url)
-    from app.migrate import resolve_database_url
+    from app.db.migrate import resolve_database_url
 
     return resolve_database_url()
 

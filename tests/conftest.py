@@ -23,9 +23,9 @@ from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app import migrate
 from app.config import Settings
-from app.db import make_engine, make_sessionmaker
+from app.db import migrate
+from app.db.engine import make_engine, make_sessionmaker
 from app.kit import clock as app_clock
 from app.main import create_app
 from app.orders.context import OrdersContext
@@ -57,7 +57,7 @@ def pg_server_url() -> Iterator[str]:
         with PostgresContainer("postgres:16-alpine", driver=None) as container:
             yield container.get_connection_url()
         return
-    from app.embedded_pg import ensure_running
+    from app.db.embedded import ensure_running
 
     workdir = tempfile.mkdtemp(prefix="smsgate-test-pg-")
     url = ensure_running(Path(workdir) / "pg")

@@ -6,9 +6,9 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth import service as auth_service
-from app.bootstrap import sync_provider_catalogs
 from app.catalog import service as catalog_service
 from app.catalog.models import Provider
+from app.cli.bootstrap import sync_provider_catalogs
 from app.ledger import service as ledger_service
 from app.providers.sandbox import SandboxProvider
 
@@ -31,7 +31,7 @@ class Factory:
     async def account(self, name: str | None = None, balance: int = 0) -> AccountWithToken:
         self._n += 1
         async with self.sessionmaker() as session, session.begin():
-            account_id = await ledger_service.create_account(
+            account_id = await ledger_service.open_account(
                 session, name or f"team-{self._n}", balance
             )
             issued = await auth_service.issue_token(session, account_id)

@@ -18,13 +18,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from typer.testing import CliRunner
 
-from app import migrate
+from app.accounts.models import Account
 from app.auth.models import ApiToken
 from app.auth.service import Principal, TokenAuthenticator
 from app.catalog.models import ExchangeRate
-from app.cli import cli
-from app.db import make_engine, make_sessionmaker
-from app.ledger.models import Account, LedgerEntry
+from app.cli.main import cli
+from app.db import migrate
+from app.db.engine import make_engine, make_sessionmaker
+from app.ledger.models import LedgerEntry
 
 T = TypeVar("T")
 

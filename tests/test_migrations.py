@@ -7,8 +7,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
 
-from app import migrate
-from app.db import make_engine
+from app.db import migrate
+from app.db.engine import make_engine
 from app.models import Base
 
 

@@ -9,15 +9,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from app import metrics
 from app.api.envelope import ok
 from app.config import Settings
 from app.deps import bearer_token, token_matches
 from app.errors import ServiceUnavailable, Unauthorized
-from app.health import Readiness
 from app.kit.json import JSONResponse
-from app.logs import get_logger
-from app.metrics_db import Snapshot, SnapshotCache, SnapshotCollector
+from app.observability import metrics
+from app.observability.health import Readiness
+from app.observability.logs import get_logger
+from app.observability.metrics_db import Snapshot, SnapshotCache, SnapshotCollector
 
 # Liveness and readiness, also served by `smsgate worker` (app.workers.ops_server): both
 # read only `app.state.readiness`.

@@ -14,10 +14,10 @@ from cachetools import TTLCache
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.accounts.models import Account
 from app.auth.models import ApiToken
 from app.errors import NotFound, ValidationFailed
 from app.kit.clock import utcnow
-from app.ledger.models import Account
 
 TOKEN_PREFIX = "sg_"
 PREFIX_LENGTH = 10  # "sg_" + 7 characters: enough to tell tokens apart in a listing

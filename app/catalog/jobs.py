@@ -17,7 +17,7 @@ from app.catalog import health, sync
 from app.catalog.models import Provider as ProviderRow
 from app.catalog.pricing import PricingRule, rule_for
 from app.config import Settings
-from app.db import Db
+from app.db.engine import Db
 from app.providers.base import Money, Provider, UpstreamError
 
 log = logging.getLogger(__name__)

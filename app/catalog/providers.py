@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from app.catalog.models import Product, Provider
-from app.db import Db
+from app.db.engine import Db
 from app.errors import NotFound
 
 

@@ -5,7 +5,7 @@ from typing import Any
 from sqlalchemy import select
 
 from app.catalog.models import ExchangeRate
-from app.db import Db
+from app.db.engine import Db
 
 
 async def list_rates(session: Db) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ from app.catalog.models import (
     Provider,
     Service,
 )
-from app.db import Db
+from app.db.engine import Db
 from app.kit.clock import utcnow
 
 Ts = TypeVarTuple("Ts")

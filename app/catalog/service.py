@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalog import repository
-from app.db import Db
+from app.db.engine import Db
 from app.errors import NotFound, field_error
 
 DEFAULT_SORT = "price_asc"

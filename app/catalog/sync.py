@@ -28,7 +28,7 @@ from app.catalog.models import (
     Service,
 )
 from app.catalog.pricing import PricingRule
-from app.db import Db
+from app.db.engine import Db
 from app.kit.clock import utcnow
 from app.providers.base import ProviderCatalog
 

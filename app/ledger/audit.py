@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from app.db import Db
+from app.db.engine import Db
 
 # Each check returns the offending rows; an empty result means the invariant holds.
 CHECKS: dict[str, str] = {

@@ -19,10 +19,11 @@ import orjson
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.accounts.models import Account
 from app.errors import IdempotencyKeyReused, NotFound, RequestInProgress, field_error
 from app.kit import clock
 from app.ledger import service as ledger_service
-from app.ledger.models import Account, EntryKind, LedgerEntry
+from app.ledger.models import EntryKind, LedgerEntry
 from app.orders.idempotency import StoredResponse, check_key, request_hash
 
 SCOPE = "admin:money"

@@ -10,9 +10,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.db import Db
+from app.accounts.models import Account
+from app.db.engine import Db
 from app.errors import NotFound, field_error
-from app.ledger.models import Account, EntryKind, LedgerEntry
+from app.ledger.models import EntryKind, LedgerEntry
 
 KINDS = tuple(kind.value for kind in EntryKind)
 

@@ -6,7 +6,7 @@ from enum import StrEnum
 from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Text, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base
+from app.db.engine import Base
 
 
 class EntryKind(StrEnum):
@@ -14,18 +14,6 @@ class EntryKind(StrEnum):
     ORDER_DEBIT = "order_debit"
     ORDER_REFUND = "order_refund"
     ADJUSTMENT = "adjustment"
-
-
-class Account(Base):
-    __tablename__ = "accounts"
-    __table_args__ = (CheckConstraint("balance >= 0", name="balance_not_negative"),)
-
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    name: Mapped[str] = mapped_column(Text, unique=True)
-    balance: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
-    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class LedgerEntry(Base):

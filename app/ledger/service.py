@@ -4,12 +4,13 @@ pair inside the caller's transaction; CHECK (balance >= 0) is the last line of d
 from dataclasses import dataclass
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
 
-from app.db import Db
-from app.errors import Conflict, InsufficientBalance, NotFound, ValidationFailed
+from app.accounts import service as accounts_service
+from app.accounts.models import Account
+from app.db.engine import Db
+from app.errors import InsufficientBalance, NotFound, ValidationFailed
 from app.kit.clock import utcnow
-from app.ledger.models import Account, EntryKind, LedgerEntry
+from app.ledger.models import EntryKind, LedgerEntry
 
 MAX_AMOUNT = 10**15  # IDR; far beyond any real balance, well inside BIGINT
 
@@ -22,26 +23,12 @@ class Posted:
     balance: int
 
 
-def _check_name(name: str) -> str:
-    name = name.strip()
-    if not name or len(name) > 100:
-        raise ValidationFailed("Account name must be 1-100 characters.")
-    return name
-
-
-async def create_account(session: Db, name: str, balance: int = 0) -> int:
-    name = _check_name(name)
+async def open_account(session: Db, name: str, balance: int = 0) -> int:
+    """Create an account with an opening balance, posted as a top-up (the ledger is the only
+    way a balance changes, even the first time)."""
     if balance < 0 or balance > MAX_AMOUNT:
         raise ValidationFailed(f"Opening balance must be between 0 and {MAX_AMOUNT}.")
-    try:
-        async with session.begin_nested():
-            account_id = await session.scalar(
-                insert(Account).values(name=name).returning(Account.id)
-            )
-    except IntegrityError as exc:
-        raise Conflict(f"An account named {name!r} exists already.") from exc
-    assert account_id is not None
-    account_id = int(account_id)
+    account_id = await accounts_service.create_account(session, name)
     if balance:
         await post(session, account_id, EntryKind.TOPUP, balance, reference="opening balance")
     return account_id

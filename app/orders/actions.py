@@ -20,7 +20,7 @@ from app.errors import (
 from app.kit import clock
 from app.kit.clock import rfc3339
 from app.ledger import service as ledger_service
-from app.metrics import provider_call
+from app.observability.metrics import provider_call
 from app.orders import events, presenter, repository
 from app.orders.context import OrdersContext
 from app.orders.events import EventType

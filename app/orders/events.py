@@ -4,9 +4,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from app.db import Db
+from app.db.engine import Db
 from app.kit.clock import rfc3339
-from app.logs import get_logger
+from app.observability.logs import get_logger
 from app.orders import presenter, repository
 from app.orders.names import CatalogNames
 

@@ -11,11 +11,11 @@ from typing import Any
 
 from sqlalchemy import text, update
 
-from app.db import Db
+from app.db.engine import Db
 from app.kit import clock
 from app.ledger import service as ledger_service
-from app.logs import get_logger
-from app.metrics import provider_call
+from app.observability.logs import get_logger
+from app.observability.metrics import provider_call
 from app.orders import events, repository
 from app.orders.context import OrdersContext
 from app.orders.events import EventType

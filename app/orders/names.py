@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from app.catalog.models import CatalogProduct, Country, Operator, Service
-from app.db import Db
+from app.db.engine import Db
 
 
 @dataclass(frozen=True, slots=True)

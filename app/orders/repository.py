@@ -10,7 +10,7 @@ from sqlalchemy import Table, bindparam, delete, func, insert, or_, select, upda
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.catalog.models import CatalogProduct, Product, Provider
-from app.db import Db
+from app.db.engine import Db
 from app.kit import pg
 from app.orders.models import (
     PUBLIC_STATUSES,

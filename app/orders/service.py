@@ -7,7 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from app.db import Db
+from app.db.engine import Db
 from app.errors import (
     InsufficientBalance,
     NoOfferAvailable,
@@ -17,8 +17,8 @@ from app.errors import (
 )
 from app.kit import clock
 from app.ledger import service as ledger_service
-from app.logs import get_logger
-from app.metrics import provider_call
+from app.observability.logs import get_logger
+from app.observability.metrics import provider_call
 from app.orders import repository
 from app.orders.context import OrdersContext
 from app.orders.models import LIVE_STATUSES, OrderStatus, Reconcile

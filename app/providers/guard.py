@@ -29,8 +29,8 @@ from typing import Any, TypeVar
 
 from aiolimiter import AsyncLimiter
 
-from app import metrics
 from app.kit import clock
+from app.observability import metrics
 from app.providers.base import (
     ConfigError,
     Indeterminate,

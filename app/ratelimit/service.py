@@ -6,9 +6,9 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.accounts.models import Account
 from app.config import Settings
 from app.errors import NotFound, field_error
-from app.ledger.models import Account
 from app.ratelimit.groups import Group, default_limits
 from app.ratelimit.models import RateLimitOverride
 

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import DateTime, delete, insert, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from app.db import Db
+from app.db.engine import Db
 from app.orders.models import OrderEvent
 from app.webhooks.models import WebhookConfig, WebhookDelivery, WebhookOutbox
 

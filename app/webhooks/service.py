@@ -16,7 +16,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
-from app.db import Db
+from app.db.engine import Db
 from app.errors import NotFound, ValidationFailed, field_error
 from app.kit import clock
 from app.kit.clock import rfc3339

@@ -24,10 +24,10 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app import metrics
 from app.config import Settings
 from app.kit import clock
 from app.kit.json import dumps
+from app.observability import metrics
 from app.webhooks import repository, sender
 from app.webhooks.sender import SendResult
 from app.workers.loop import Worker

@@ -16,11 +16,11 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app import metrics
 from app.api.ops import probes, require_metrics_token
 from app.config import Settings
 from app.errors import install_handlers
-from app.health import Readiness
+from app.observability import metrics
+from app.observability.health import Readiness
 
 
 def create_worker_app(settings: Settings, readiness: Readiness) -> FastAPI:

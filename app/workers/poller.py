@@ -11,9 +11,9 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from app import metrics
 from app.kit import clock
-from app.metrics import provider_call
+from app.observability import metrics
+from app.observability.metrics import provider_call
 from app.orders import lifecycle, repository
 from app.orders.actions import release
 from app.orders.context import OrdersContext

@@ -12,8 +12,8 @@ import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
-from app.cli import cli
-from app.db import make_engine, make_sessionmaker
+from app.cli.main import cli
+from app.db.engine import make_engine, make_sessionmaker
 from app.ledger import service as ledger_service
 from tests.admin.support import bulk_orders
 from tests.factories import Factory
@@ -44,7 +44,7 @@ def orders(database_url: str) -> list[int]:
             sm = make_sessionmaker(engine)
             await Factory(sm).sandbox_catalog()
             async with sm() as session, session.begin():
-                ids = [await ledger_service.create_account(session, f"cli-{n}") for n in (1, 2)]
+                ids = [await ledger_service.open_account(session, f"cli-{n}") for n in (1, 2)]
             await bulk_orders(sm, 300, ids, START)
             return ids
         finally:

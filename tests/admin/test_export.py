@@ -10,7 +10,8 @@ import httpx
 import psutil
 from fastapi import FastAPI
 
-from app.orders import export, search
+from app.ops import order_export as export
+from app.ops import order_search as search
 from tests.admin.support import bulk_orders
 from tests.factories import Factory
 

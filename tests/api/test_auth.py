@@ -8,9 +8,9 @@ import httpx
 import pytest
 from sqlalchemy import select, text, update
 
+from app.accounts.models import Account
 from app.auth.models import ApiToken
 from app.auth.service import Principal, TokenAuthenticator, issue_token, revoke_token
-from app.ledger.models import Account
 from tests.factories import AccountWithToken, Factory
 
 ENDPOINTS = ["/v1/balance", "/v1/catalog/countries"]

@@ -21,11 +21,11 @@ import asyncpg
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from app import migrate
 from app.auth import service as auth_service
-from app.bootstrap import sync_provider_catalogs
+from app.cli.bootstrap import sync_provider_catalogs
 from app.config import Settings
-from app.db import make_engine, make_sessionmaker
+from app.db import migrate
+from app.db.engine import make_engine, make_sessionmaker
 from app.ledger import service as ledger_service
 from app.orders.context import OrdersContext
 from app.providers.registry import build_providers
@@ -64,7 +64,7 @@ def _database() -> tuple[str, str, str | None]:
         asyncio.run(create())
         url = make_url(server).set(database=name).render_as_string(hide_password=False)
         return url, str(POSTGRES_BIN_PATH), None
-    from app.embedded_pg import ensure_running
+    from app.db.embedded import ensure_running
 
     workdir = tempfile.mkdtemp(prefix="smsgate-bench-")
     return ensure_running(Path(workdir) / "pg"), str(POSTGRES_BIN_PATH), workdir
@@ -88,7 +88,7 @@ async def _prepare(url: str, accounts: int) -> tuple[list[str], int]:
     tokens = []
     async with sessionmaker() as session, session.begin():
         for i in range(accounts):
-            account_id = await ledger_service.create_account(session, f"bench-{i}", 10**12)
+            account_id = await ledger_service.open_account(session, f"bench-{i}", 10**12)
             tokens.append((await auth_service.issue_token(session, account_id)).token)
         product_id = await session.scalar(
             text("SELECT id FROM products WHERE available > 0 ORDER BY price LIMIT 1")

@@ -7,13 +7,14 @@ import pytest
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
+from app.accounts.models import Account
 from app.catalog import sync
 from app.catalog.models import Product
 from app.catalog.pricing import PricingRule
-from app.db import make_engine, make_sessionmaker
+from app.db.engine import make_engine, make_sessionmaker
 from app.errors import Conflict, InsufficientBalance, NotFound, ValidationFailed
 from app.ledger import service as ledger_service
-from app.ledger.models import Account, EntryKind, LedgerEntry
+from app.ledger.models import EntryKind, LedgerEntry
 from app.ledger.service import MAX_AMOUNT
 from app.orders.models import Order, OrderStatus
 from app.providers.base import CountryInfo, Offer, ProviderCatalog, ServiceInfo
@@ -21,7 +22,7 @@ from app.providers.base import CountryInfo, Offer, ProviderCatalog, ServiceInfo
 
 async def new_account(sessionmaker, name: str = "acme", balance: int = 0) -> int:
     async with sessionmaker() as session, session.begin():
-        return await ledger_service.create_account(session, name, balance)
+        return await ledger_service.open_account(session, name, balance)
 
 
 async def new_orders(sessionmaker, account_id: int, count: int) -> list[int]:
@@ -305,10 +306,10 @@ class TestCreateAccount:
 
     async def test_conflict_leaves_the_transaction_usable(self, sessionmaker):
         async with sessionmaker() as session, session.begin():
-            first = await ledger_service.create_account(session, "acme", 100)
+            first = await ledger_service.open_account(session, "acme", 100)
             with pytest.raises(Conflict):
-                await ledger_service.create_account(session, "acme", 100)
-            second = await ledger_service.create_account(session, "other", 200)
+                await ledger_service.open_account(session, "acme", 100)
+            second = await ledger_service.open_account(session, "other", 200)
         async with sessionmaker() as session:
             names = dict((await session.execute(select(Account.name, Account.id))).all())
         assert names == {"acme": first, "other": second}

@@ -8,7 +8,7 @@ import httpx
 from alembic.script import ScriptDirectory
 from asgi_lifespan import LifespanManager
 
-from app import migrate
+from app.db import migrate
 from app.main import create_app
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import insert
 
 from app.config import Settings
 from app.kit.scrub import REDACTED, Scrubber
-from app.logs import configure_logging, secret_values
+from app.observability.logs import configure_logging, secret_values
 from app.webhooks.models import WebhookConfig
 from tests.factories import Factory
 from tests.ops.support import json_lines

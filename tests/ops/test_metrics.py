@@ -4,7 +4,7 @@ database gauges, the helpers other components call, and the optional token."""
 import pytest
 from pydantic import SecretStr
 
-from app import metrics
+from app.observability import metrics
 from app.providers.base import Rejected, Unavailable
 from tests.factories import Factory
 from tests.ops.support import parse_metrics, total, value

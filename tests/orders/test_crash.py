@@ -10,8 +10,9 @@ from pathlib import Path
 import httpx
 from sqlalchemy import func, select
 
+from app.accounts.models import Account
 from app.ledger import audit
-from app.ledger.models import Account, LedgerEntry
+from app.ledger.models import LedgerEntry
 from app.orders import service
 from app.orders.models import Order
 from app.orders.schemas import OrderCreate

@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import select, text
 from typer.testing import CliRunner
 
-from app.bootstrap import sync_provider_catalogs
 from app.catalog.models import Product, Provider
-from app.cli import cli
+from app.cli.bootstrap import sync_provider_catalogs
+from app.cli.main import cli
 from app.kit import clock as app_clock
 from app.orders import repository
 from app.orders.models import Order
@@ -120,7 +120,7 @@ def test_audit_reports_a_tampered_balance(database_url, factory) -> None:
 
     import asyncio
 
-    from app.db import make_engine
+    from app.db.engine import make_engine
 
     async def tamper() -> None:
         engine = make_engine(database_url)

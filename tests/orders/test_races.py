@@ -7,8 +7,9 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from app.accounts.models import Account
 from app.ledger import audit
-from app.ledger.models import Account, LedgerEntry
+from app.ledger.models import LedgerEntry
 from app.orders.models import Order, OrderEvent
 from app.workers.poller import Poller
 from tests.factories import Factory

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from app import metrics
+from app.observability import metrics
 from app.providers.base import (
     Capabilities,
     ConfigError,

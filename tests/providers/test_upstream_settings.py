@@ -4,7 +4,7 @@ import pytest
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from app.cli import cli
+from app.cli.main import cli
 from app.config import KNOWN_PROVIDERS, Settings
 from app.providers.guard import GuardedProvider
 from app.providers.otpget import OtpgetProvider

@@ -7,7 +7,7 @@ import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
-from app.cli import cli
+from app.cli.main import cli
 
 BASE = "/admin/accounts/{}/rate-limits"
 

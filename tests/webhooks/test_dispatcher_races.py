@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from app.db import make_engine
+from app.db.engine import make_engine
 from app.orders.models import OrderEvent
 from app.workers.dispatcher import Dispatcher
 from tests.e2e.server import ROOT

@@ -12,8 +12,8 @@ from app.api.envelope import ok
 from app.auth import service as auth_service
 from app.auth.service import TokenAuthenticator
 from app.deps import SessionDep
-from app.ledger import accounts
 from app.ledger import service as ledger_service
+from app.ops import accounts
 
 router = APIRouter(prefix="/accounts")
 
@@ -35,7 +35,7 @@ def _sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
 @router.post("")
 async def create_account(body: AccountCreate, session: SessionDep) -> Response:
     """Create an account; its first API token is shown once unless issue_token is false."""
-    account_id = await ledger_service.create_account(session, body.name)
+    account_id = await ledger_service.open_account(session, body.name)
     token = None
     if body.issue_token:
         issued = await auth_service.issue_token(session, account_id)

@@ -11,7 +11,9 @@ from app.api.admin.params import Cursor, Id, Limit, utc
 from app.api.envelope import ok
 from app.deps import OrdersDep, SessionDep
 from app.kit import clock
-from app.orders import export, history, search
+from app.ops import order_export as export
+from app.ops import order_history as history
+from app.ops import order_search as search
 
 router = APIRouter(prefix="/orders")
 

@@ -9,7 +9,7 @@ from starlette.responses import Response
 from app.api.admin.params import utc
 from app.api.envelope import ok
 from app.deps import SessionDep
-from app.reports import service
+from app.ops import reports as service
 
 router = APIRouter(prefix="/reports")
 

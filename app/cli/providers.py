@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.cli_support import database_url, emit, fail, in_transaction, load_settings
+from app.cli.support import database_url, emit, fail, in_transaction, load_settings
 
 providers_cli = typer.Typer(
     help="Upstream providers: health, sync, pricing, mappings.", no_args_is_help=True
@@ -32,9 +32,9 @@ def sync_cmd(
     ] = None,
 ) -> None:
     """Pull providers' catalogs now (prices, stock, new countries and services)."""
-    from app import migrate
     from app.catalog import jobs
-    from app.db import make_engine, make_sessionmaker
+    from app.db import migrate
+    from app.db.engine import make_engine, make_sessionmaker
     from app.providers.registry import build_providers, close_providers
 
     settings = load_settings()

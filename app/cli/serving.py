@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from app.config import Settings
-from app.logs import configure_logging
+from app.observability.logs import configure_logging
 
 
 def metrics_dir(settings: Settings) -> Path:

@@ -11,11 +11,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.db import Db
+from app.db.engine import Db
 from app.errors import NotFound
 from app.kit.clock import rfc3339
 from app.ledger import history as ledger_history
-from app.orders import search
+from app.ops import order_search as search
 from app.orders.models import Order, OrderEvent, OrderSms
 from app.webhooks.models import WebhookDelivery
 

@@ -8,11 +8,11 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
+from app.accounts.models import Account
 from app.auth.models import ApiToken
-from app.db import Db
+from app.db.engine import Db
 from app.errors import NotFound
 from app.kit.clock import utcnow
-from app.ledger.models import Account
 from app.orders.models import LIVE_STATUSES, Order
 
 _COLUMNS = (

@@ -51,7 +51,7 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 def _filter(**values: Any) -> Any:
-    from app.orders import search
+    from app.ops import order_search as search
 
     statuses = search.parse_statuses(values.pop("status"))
     for name in ("created_from", "created_to", "finished_from", "finished_to"):
@@ -85,8 +85,8 @@ def orders_search(
     """Search orders across accounts, newest first (one page; --cursor for the next)."""
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from app.cli_support import in_transaction
-    from app.orders import search
+    from app.cli.support import in_transaction
+    from app.ops import order_search as search
 
     async def work(session: AsyncSession) -> search.Page:
         f = _filter(account_id=account_id, status=status, provider=provider,
@@ -111,8 +111,8 @@ def orders_show(order_id: Annotated[int, typer.Argument(min=1)], as_json: Json =
     """One order's full history: transitions, SMS, money."""
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from app.cli_support import in_transaction
-    from app.orders import history
+    from app.cli.support import in_transaction
+    from app.ops import order_history as history
 
     async def work(session: AsyncSession) -> dict[str, Any]:
         return await history.order_history(session, order_id)
@@ -147,10 +147,10 @@ def orders_export(
     """Every matching order as CSV, streamed in batches."""
     import asyncio
 
-    from app.cli_support import database_url, fail, load_settings
-    from app.db import make_engine
+    from app.cli.support import database_url, fail, load_settings
+    from app.db.engine import make_engine
     from app.errors import GatewayError
-    from app.orders import export
+    from app.ops import order_export as export
 
     try:
         f = _filter(account_id=account_id, status=status, provider=provider, country=country,
@@ -189,8 +189,8 @@ def report(
     """Orders, revenue, provider cost and margin for a time range (matches the ledger)."""
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from app.cli_support import in_transaction
-    from app.reports import service
+    from app.cli.support import in_transaction
+    from app.ops import reports as service
 
     async def work(session: AsyncSession) -> dict[str, Any]:
         start, end = _utc(since), _utc(until)
@@ -222,8 +222,8 @@ def add_account_commands(accounts_cli: typer.Typer, tokens_cli: typer.Typer) -> 
         as_json: Json = False,
     ) -> None:
         """Accounts by id."""
-        from app.cli_support import in_transaction
-        from app.ledger import accounts
+        from app.cli.support import in_transaction
+        from app.ops import accounts
 
         async def work(session: AsyncSession) -> list[dict[str, Any]]:
             return await accounts.list_accounts(session, limit=limit, name=name,
@@ -237,8 +237,8 @@ def add_account_commands(accounts_cli: typer.Typer, tokens_cli: typer.Typer) -> 
         account_id: Annotated[int, typer.Argument(min=1)], as_json: Json = False
     ) -> None:
         """One account with its token and live-order counts."""
-        from app.cli_support import in_transaction
-        from app.ledger import accounts
+        from app.cli.support import in_transaction
+        from app.ops import accounts
 
         async def work(session: AsyncSession) -> dict[str, Any]:
             return await accounts.get_account(session, account_id)
@@ -249,8 +249,8 @@ def add_account_commands(accounts_cli: typer.Typer, tokens_cli: typer.Typer) -> 
         )
 
     def _set_disabled(account_id: int, disabled: bool, as_json: bool) -> None:
-        from app.cli_support import in_transaction
-        from app.ledger import accounts
+        from app.cli.support import in_transaction
+        from app.ops import accounts
 
         async def work(session: AsyncSession) -> dict[str, Any]:
             return await accounts.set_disabled(session, account_id, disabled)
@@ -279,7 +279,7 @@ def add_account_commands(accounts_cli: typer.Typer, tokens_cli: typer.Typer) -> 
     ) -> None:
         """An account's tokens: id, prefix, dates (never the token)."""
         from app.auth import service as auth_service
-        from app.cli_support import in_transaction
+        from app.cli.support import in_transaction
 
         async def work(session: AsyncSession) -> list[dict[str, Any]]:
             return await auth_service.list_tokens(session, account_id)

@@ -12,11 +12,11 @@ import typer
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import ops_cli
-from app.catalog.cli import providers_cli
-from app.cli_support import database_url, emit, fail, in_transaction, load_settings
-from app.ratelimit.cli import ratelimits_cli
-from app.webhooks.cli import webhooks_cli
+from app.cli import ops as ops_cli
+from app.cli.providers import providers_cli
+from app.cli.ratelimit import ratelimits_cli
+from app.cli.support import database_url, emit, fail, in_transaction, load_settings
+from app.cli.webhooks import webhooks_cli
 
 T = TypeVar("T")
 
@@ -51,8 +51,9 @@ def serve(
     """Migrate, load provider catalogs, then serve the API."""
     import uvicorn
 
-    from app import bootstrap, migrate, serving
-    from app.db import make_engine, make_sessionmaker
+    from app.cli import bootstrap, serving
+    from app.db import migrate
+    from app.db.engine import make_engine, make_sessionmaker
     from app.providers.registry import build_providers, close_providers
 
     settings = load_settings()
@@ -107,10 +108,10 @@ def worker() -> None:
     """Run the background workers (order poller, webhook dispatcher) without serving HTTP."""
     import signal
 
-    from app import migrate
     from app.catalog.health import HealthWriter
-    from app.db import make_engine, make_sessionmaker
-    from app.logs import configure_logging
+    from app.db import migrate
+    from app.db.engine import make_engine, make_sessionmaker
+    from app.observability.logs import configure_logging
     from app.orders.context import OrdersContext
     from app.providers.registry import build_providers, close_providers
     from app.workers.catalog_sync import CatalogSyncer
@@ -174,7 +175,7 @@ def audit() -> None:
 @cli.command("migrate")
 def migrate_cmd() -> None:
     """Bring the database schema to the latest version."""
-    from app import migrate
+    from app.db import migrate
 
     settings = load_settings()
     url = database_url(settings)
@@ -195,7 +196,7 @@ def accounts_create(
     from app.ledger import service as ledger_service
 
     async def work(session: AsyncSession) -> dict[str, Any]:
-        account_id = await ledger_service.create_account(session, name, balance)
+        account_id = await ledger_service.open_account(session, name, balance)
         issued = await auth_service.issue_token(session, account_id)
         return {"account_id": account_id, "token": issued.token}
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.orders import search
+from app.ops import order_search as search
 
 
 def _cell(value: Any) -> Any:

@@ -2,7 +2,7 @@
 
 Process metrics (requests, provider calls, breaker states, webhook outcomes, the poller's
 heartbeat) live here. Numbers that are facts about the database (orders by status, poller
-lag, outbox backlog, ledger totals) are not kept in processes at all: `app.metrics_db`
+lag, outbox backlog, ledger totals) are not kept in processes at all: `app.observability.metrics_db`
 reads them once per scrape, so several API processes never multiply them.
 
 Several processes (`smsgate serve --workers N`): the CLI points PROMETHEUS_MULTIPROC_DIR
@@ -33,7 +33,7 @@ from prometheus_client import multiprocess as prom_multiprocess
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
-from app.logs import get_logger
+from app.observability.logs import get_logger
 from app.providers.base import UpstreamError
 
 log = get_logger(__name__)

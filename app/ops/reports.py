@@ -17,10 +17,11 @@ from typing import Any
 
 from sqlalchemy import Date, case, cast, func, select
 
+from app.accounts.models import Account
 from app.catalog.models import CatalogProduct, Provider, Service
-from app.db import Db
+from app.db.engine import Db
 from app.errors import field_error
-from app.ledger.models import Account, EntryKind, LedgerEntry
+from app.ledger.models import EntryKind, LedgerEntry
 from app.orders.models import Order
 
 GROUPS = ("account", "provider", "service", "day")

@@ -39,7 +39,7 @@ def load_settings() -> Settings:
 
 
 def database_url(settings: Settings) -> str:
-    from app.migrate import resolve_database_url
+    from app.db.migrate import resolve_database_url
 
     try:
         return resolve_database_url(settings)
@@ -49,7 +49,7 @@ def database_url(settings: Settings) -> str:
 
 def in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     """Run `work` in one transaction on the configured database; map errors to messages."""
-    from app.db import make_engine, make_sessionmaker
+    from app.db.engine import make_engine, make_sessionmaker
     from app.errors import GatewayError
 
     settings = load_settings()

@@ -12,9 +12,9 @@ import structlog
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app import metrics
 from app.errors import PayloadTooLarge, error_response
-from app.logs import get_logger
+from app.observability import metrics
+from app.observability.logs import get_logger
 
 log = get_logger(__name__)
 access_log = get_logger("smsgate.access")

@@ -15,11 +15,11 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.accounts.models import Account
 from app.catalog.models import CatalogProduct, Country, Operator, Provider, Service
-from app.db import Db
+from app.db.engine import Db
 from app.errors import field_error
 from app.kit.pagination import decode_cursor, encode_cursor
-from app.ledger.models import Account
 from app.orders.models import Order, OrderStatus
 
 _PHONE_JUNK = re.compile(r"[\s+()\-.]")

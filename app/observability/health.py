@@ -24,7 +24,7 @@ def revisions() -> tuple[frozenset[str], frozenset[str]]:
     """(the heads of our migrations, every revision we know), read from disk once."""
     from alembic.script import ScriptDirectory
 
-    from app.migrate import alembic_config
+    from app.db.migrate import alembic_config
 
     script = ScriptDirectory.from_config(alembic_config("postgresql://unused"))
     known = frozenset(r.revision for r in script.walk_revisions())

@@ -9,7 +9,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from app.config import Settings, get_settings
-from app.db import make_engine
+from app.db.engine import make_engine
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -19,7 +19,7 @@ def resolve_database_url(settings: Settings | None = None) -> str:
     settings = settings or get_settings()
     if settings.database_url:
         return settings.database_url
-    from app.embedded_pg import ensure_running
+    from app.db.embedded import ensure_running
 
     return ensure_running(settings.embedded_pgdata)
 

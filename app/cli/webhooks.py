@@ -22,7 +22,7 @@ def redeliver(
 ) -> None:
     """Queue one event (--event) or every undelivered event of an account since a time
     (--account --since). Prints {"account_id", "queued", "event_ids"}."""
-    from app.cli_support import emit, fail, in_transaction
+    from app.cli.support import emit, fail, in_transaction
     from app.webhooks import service
 
     if (event is None) == (account is None):

@@ -18,7 +18,7 @@ AccountArg = Annotated[int, typer.Argument(min=1, help="The account id.")]
 
 def _show_after(account_id: int, change: Any = None) -> None:
     # app.cli imports this module to register it: import its helpers when a command runs.
-    from app.cli_support import emit, in_transaction, load_settings
+    from app.cli.support import emit, in_transaction, load_settings
     from app.ratelimit import service
 
     settings = load_settings()

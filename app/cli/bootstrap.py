@@ -9,12 +9,12 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.accounts.models import Account
 from app.auth import service as auth_service
 from app.catalog import jobs
 from app.catalog import repository as catalog_repository
 from app.config import Settings
 from app.ledger import service as ledger_service
-from app.ledger.models import Account
 from app.providers.base import Provider
 
 DEMO_ACCOUNT = "demo"
@@ -47,9 +47,7 @@ async def create_demo_account(
         await session.execute(select(func.pg_advisory_xact_lock(7_001_001)))
         if await session.scalar(select(func.count()).select_from(Account)):
             return None
-        account_id = await ledger_service.create_account(
-            session, DEMO_ACCOUNT, settings.demo_balance
-        )
+        account_id = await ledger_service.open_account(session, DEMO_ACCOUNT, settings.demo_balance)
         issued = await auth_service.issue_token(session, account_id)
         if await catalog_repository.get_rate(session, "USD/IDR") is None:
             await catalog_repository.upsert_rate(

@@ -1,0 +1,1 @@
+"""Accounts: who holds a balance and tokens. Money moves only through app.ledger."""

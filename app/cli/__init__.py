@@ -1,0 +1,1 @@
+"""The `smsgate` command and its sub-commands."""

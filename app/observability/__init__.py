@@ -1,0 +1,1 @@
+"""Logs, metrics, probes and the access middleware."""

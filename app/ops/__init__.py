@@ -1,0 +1,1 @@
+"""Cross-domain read models for operators: search, history, export, reports, accounts."""
