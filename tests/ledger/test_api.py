@@ -110,3 +110,19 @@ class TestHotPathStatement:
     def test_subject_names_are_plain(self):
         with pytest.raises(ValueError):
             Subject("x", "x; DROP TABLE accounts", "x_id", "x_debit", "x_refund")
+
+
+class TestTodaysPostSignature:
+    async def test_order_id_still_names_the_order(self, sessionmaker):
+        account_id = await new_account(sessionmaker, balance=100)
+        [order_id] = await new_orders(sessionmaker, account_id, 1)
+        async with sessionmaker() as session, session.begin():
+            await ledger_service.post(
+                session, account_id, subjects.EntryKind.ORDER_DEBIT, -100, order_id=order_id
+            )
+            with pytest.raises(ValueError, match="not about an order"):
+                await ledger_service.post(
+                    session, account_id, subjects.EntryKind.TOPUP, 1, order_id=order_id
+                )
+        rows = await entries(sessionmaker, account_id)
+        assert [(r.kind, r.order_id) for r in rows] == [("topup", None), ("order_debit", order_id)]
