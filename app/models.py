@@ -14,8 +14,9 @@ from app.catalog.models import (
     Service,
 )
 from app.db.engine import Base
+from app.events.models import Event
 from app.ledger.models import LedgerEntry
-from app.orders.models import IdempotencyKey, Order, OrderEvent, OrderSms
+from app.orders.models import IdempotencyKey, Order, OrderSms
 from app.ratelimit.models import RateLimitOverride
 from app.webhooks.models import WebhookConfig, WebhookDelivery, WebhookOutbox
 
@@ -25,13 +26,13 @@ __all__ = [
     "CatalogMapping",
     "Base",
     "CatalogProduct",
+    "Event",
     "Country",
     "ExchangeRate",
     "IdempotencyKey",
     "LedgerEntry",
     "Operator",
     "Order",
-    "OrderEvent",
     "OrderSms",
     "Product",
     "Provider",

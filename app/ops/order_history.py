@@ -1,7 +1,7 @@
 """What happened to one order, for operators: the order, its transitions, SMS and money.
 
-Sources: the order row (creation, and the times it records), `order_events` (the outbox
-row of every public transition, with the payload sent to webhooks), `order_sms`, and the
+Sources: the order row (creation, and the times it records), `events` (the event
+of every public transition, with the payload sent to webhooks), `order_sms`, and the
 ledger rows of the order. Not recorded anywhere yet, so not shown: individual provider
 calls (there is no provider-call table; the order keeps only `poll_errors` and
 `failed_reason`). Webhook delivery attempts of the order's events, replays included.
@@ -13,10 +13,11 @@ from sqlalchemy import select
 
 from app.db.engine import Db
 from app.errors import NotFound
+from app.events.models import Event
 from app.kit.clock import rfc3339
 from app.ledger import history as ledger_history
 from app.ops import order_search as search
-from app.orders.models import Order, OrderEvent, OrderSms
+from app.orders.models import Order, OrderSms
 from app.webhooks.models import WebhookDelivery
 
 
@@ -44,9 +45,9 @@ async def order_history(session: Db, order_id: int) -> dict[str, Any]:
     events = [
         dict(r._mapping)
         for r in await session.execute(
-            select(OrderEvent.id, OrderEvent.event, OrderEvent.created_at, OrderEvent.payload)
-            .where(OrderEvent.order_id == order_id)
-            .order_by(OrderEvent.id)
+            select(Event.id, Event.type.label("event"), Event.created_at, Event.payload)
+            .where(Event.order_id == order_id)
+            .order_by(Event.id)
         )
     ]
     sms = [
@@ -77,9 +78,9 @@ async def order_history(session: Db, order_id: int) -> dict[str, Any]:
             "is_replay": d.is_replay,
         }
         for d, event_type in await session.execute(
-            select(WebhookDelivery, OrderEvent.event)
-            .join(OrderEvent, OrderEvent.id == WebhookDelivery.event_id)
-            .where(OrderEvent.order_id == order_id)
+            select(WebhookDelivery, Event.type)
+            .join(Event, Event.id == WebhookDelivery.event_id)
+            .where(Event.order_id == order_id)
             .order_by(WebhookDelivery.id)
         )
     ]

@@ -20,6 +20,7 @@ from app.errors import (
 from app.kit import clock
 from app.kit.clock import rfc3339
 from app.ledger import service as ledger_service
+from app.ledger import subjects
 from app.observability.metrics import provider_call
 from app.orders import events, presenter, repository
 from app.orders.context import OrdersContext
@@ -123,7 +124,9 @@ async def cancel(ctx: OrdersContext, account_id: int, order_id: int) -> CancelRe
         if canceled is None:
             # An SMS or the expiry got there between our check and now; they settled it.
             raise Conflict(f"Order {order_id} changed state and cannot be canceled.")
-        posted = await ledger_service.refund_order(session, account_id, order_id, canceled.amount)
+        posted = await ledger_service.refund(
+            session, subjects.ORDER, order_id, account_id, canceled.amount
+        )
         await events.record(session, ctx.names, now, [(EventType.CANCELED, canceled)])
     return CancelResult(order_id, canceled.amount, posted.balance)
 

@@ -14,6 +14,7 @@ from sqlalchemy import text, update
 from app.db.engine import Db
 from app.kit import clock
 from app.ledger import service as ledger_service
+from app.ledger import subjects
 from app.observability.logs import get_logger
 from app.observability.metrics import provider_call
 from app.orders import events, repository
@@ -151,7 +152,9 @@ async def expire(
             extra_where=(Order.sms_revision == 0,),
         )  # fmt: skip
         if done is not None:
-            await ledger_service.refund_order(session, done.account_id, done.id, done.amount)
+            await ledger_service.refund(
+                session, subjects.ORDER, done.id, done.account_id, done.amount
+            )
             await events.record(session, ctx.names, now, [(EventType.EXPIRED, done)])
         return
     done = await repository.transition(

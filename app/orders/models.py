@@ -1,9 +1,8 @@
-"""Orders, their SMS, the outbox of events, and idempotency records."""
+"""Orders, their SMS, and idempotency records (their events are in app.events)."""
 
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -20,7 +19,6 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.engine import Base
@@ -136,20 +134,6 @@ class OrderSms(Base):
     received_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
-
-
-class OrderEvent(Base):
-    """The outbox: written in the transaction of the state change it describes."""
-
-    __tablename__ = "order_events"
-    __table_args__ = (Index("ix_order_events_account_id_id", "account_id", "id"),)
-
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    account_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("accounts.id"))
-    order_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("orders.id"), index=True)
-    event: Mapped[str] = mapped_column(Text)
-    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class IdempotencyKey(Base):

@@ -12,11 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.catalog.models import CatalogProduct, Product, Provider
 from app.db.engine import Db
 from app.kit import pg
+from app.ledger import service as ledger_service
+from app.ledger import subjects
 from app.orders.models import (
     PUBLIC_STATUSES,
     IdempotencyKey,
     Order,
-    OrderEvent,
     OrderSms,
     OrderStatus,
 )
@@ -97,16 +98,10 @@ _OFFERS_OF_UMBRELLA = _OFFERS.where(
 )
 
 
-# One round trip for the money half of a purchase: take the price from the balance (only
-# if it covers it), create the PENDING order, and write the ledger row that says so. The
-# invariants are ledger.service.post's: the guard is in the UPDATE, balance_after is the
-# balance the UPDATE produced, and the unique (order_id, kind) index allows one debit.
-_DEBIT_AND_INSERT = """
-    WITH account AS (
-        UPDATE accounts SET balance = balance - $1, updated_at = $2
-        WHERE id = $3 AND balance >= $1
-        RETURNING id, balance
-    ), new_order AS (
+# One round trip for the money half of a purchase: the ledger wraps the pending order's
+# INSERT in its guarded debit (ledger.service.debit_and_insert_sql: take the price only if
+# the balance covers it, then the order_debit row). $1 price, $2 now, $3 account.
+_INSERT_PENDING = """
         INSERT INTO orders (account_id, product_id, catalog_product_id, provider_id,
                             operator_id, parent_order_id, status, amount, cost, phone_number,
                             reactivatable, created_at, updated_at, next_poll_at,
@@ -114,15 +109,8 @@ _DEBIT_AND_INSERT = """
         SELECT account.id, $4, $5, $6, $7, $8, 'PENDING', $1, $9, $10, false, $2, $2, $11,
                $12, $13
         FROM account
-        RETURNING id
-    ), entry AS (
-        INSERT INTO ledger_entries (account_id, kind, amount, balance_after, order_id,
-                                    created_at)
-        SELECT account.id, 'order_debit', -$1::bigint, account.balance, new_order.id, $2
-        FROM account, new_order
-    )
-    SELECT new_order.id AS order_id, account.balance AS balance FROM account, new_order
-"""
+        RETURNING id"""
+_DEBIT_AND_INSERT = ledger_service.debit_and_insert_sql(subjects.ORDER, _INSERT_PENDING)
 
 
 async def debit_and_insert_pending(
@@ -148,7 +136,7 @@ async def debit_and_insert_pending(
         provider_id, operator_id, parent_order_id, cost, phone_number, reconcile_at,
         upstream_cost, upstream_currency,
     )  # fmt: skip
-    return None if row is None else (int(row.order_id), int(row.balance))
+    return None if row is None else (int(row.subject_id), int(row.balance))
 
 
 _COLUMN_LIST = ", ".join(col.key for col in ORDER_COLUMNS)
@@ -258,11 +246,6 @@ async def list_live(conn: AsyncConnection, account_id: int) -> Sequence[Any]:
 async def insert_sms(session: Db, rows: list[dict[str, Any]]) -> None:
     if rows:
         await session.execute(insert(OrderSms), rows)
-
-
-async def insert_events(session: Db, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        await session.execute(insert(OrderEvent), rows)
 
 
 # --- routing ------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from app.errors import (
 )
 from app.kit import clock
 from app.ledger import service as ledger_service
+from app.ledger import subjects
 from app.observability.logs import get_logger
 from app.observability.metrics import provider_call
 from app.orders import repository
@@ -319,7 +320,9 @@ async def fail_and_refund(ctx: OrdersContext, order_id: int, reason: str) -> boo
         failed = await repository.fail_pending(session, order_id, reason, clock.utcnow())
         if failed is None:
             return False
-        await ledger_service.refund_order(session, failed.account_id, order_id, failed.amount)
+        await ledger_service.refund(
+            session, subjects.ORDER, order_id, failed.account_id, failed.amount
+        )
     log.info("order transition", order_id=order_id, account_id=failed.account_id,
              status=OrderStatus.FAILED.value, reason=reason)  # fmt: skip
     return True

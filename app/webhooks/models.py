@@ -1,10 +1,10 @@
 """Webhook settings per account, the delivery queue, and the log of every attempt.
 
-The queue (`webhook_outbox`) is filled by a trigger on `order_events` (migration 0004), in
+The queue (`webhook_outbox`) is filled by a trigger on `events` (migrations 0004, 0009), in
 the transaction that wrote the event: a rolled-back transition never queues anything, and
 an event committed late (a lower id committing after a higher one) is still queued. Only
 accounts with a webhook URL at that moment get queue rows; events of an account without a
-URL stay in `order_events` (ops can replay them) but are never sent on their own.
+URL stay in `events` (ops can replay them) but are never sent on their own.
 """
 
 import uuid
@@ -60,9 +60,7 @@ class WebhookOutbox(Base):
     )  # fmt: skip
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    event_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("order_events.id", ondelete="CASCADE")
-    )
+    event_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("events.id", ondelete="CASCADE"))
     account_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("accounts.id"))
     is_replay: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
@@ -82,7 +80,7 @@ class WebhookDelivery(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     account_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("accounts.id"))
     event_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("order_events.id", ondelete="CASCADE"), index=True
+        BigInteger, ForeignKey("events.id", ondelete="CASCADE"), index=True
     )
     is_replay: Mapped[bool] = mapped_column(Boolean)
     attempted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -12,7 +12,7 @@ from sqlalchemy import DateTime, delete, insert, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.db.engine import Db
-from app.orders.models import OrderEvent
+from app.events.models import Event
 from app.webhooks.models import WebhookConfig, WebhookDelivery, WebhookOutbox
 
 DISABLED_REASON = "consecutive_failed_user_endpoint"
@@ -81,7 +81,7 @@ _NEXT_EVENTS = text("""
 SELECT q.id AS outbox_id, q.event_id, e.payload, c.url, c.secret
 FROM webhook_configs c
 JOIN webhook_outbox q ON q.account_id = c.account_id AND NOT q.is_replay
-JOIN order_events e ON e.id = q.event_id
+JOIN events e ON e.id = q.event_id
 WHERE c.account_id = :account_id AND c.lease_token = :token
   AND c.url IS NOT NULL AND c.disabled_at IS NULL
 ORDER BY q.event_id
@@ -172,7 +172,7 @@ WITH claimed AS (
 SELECT claimed.id AS outbox_id, claimed.event_id, claimed.account_id, claimed.attempts,
        e.payload, c.url, c.secret
 FROM claimed
-JOIN order_events e ON e.id = claimed.event_id
+JOIN events e ON e.id = claimed.event_id
 LEFT JOIN webhook_configs c ON c.account_id = claimed.account_id
 ORDER BY claimed.event_id
 """)
@@ -210,8 +210,8 @@ async def enqueue_replays(session: Db, event_ids: Sequence[int], now: datetime) 
         WebhookOutbox.is_replay.is_(True), WebhookOutbox.event_id.in_(event_ids)
     )
     source = select(
-        OrderEvent.id, OrderEvent.account_id, literal(True), literal(now, DateTime(timezone=True))
-    ).where(OrderEvent.id.in_(event_ids), OrderEvent.id.not_in(waiting))
+        Event.id, Event.account_id, literal(True), literal(now, DateTime(timezone=True))
+    ).where(Event.id.in_(event_ids), Event.id.not_in(waiting))
     stmt = (
         insert(WebhookOutbox)
         .from_select(["event_id", "account_id", "is_replay", "next_attempt_at"], source)
@@ -221,7 +221,7 @@ async def enqueue_replays(session: Db, event_ids: Sequence[int], now: datetime) 
 
 
 _FAILED_SINCE = text("""
-SELECT e.id FROM order_events e
+SELECT e.id FROM events e
 WHERE e.account_id = :account_id AND e.created_at >= :since
   AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id AND d.succeeded)
   AND (EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id)
@@ -239,7 +239,7 @@ async def failed_since(session: Db, account_id: int, since: datetime) -> list[in
 
 
 async def event_account(session: Db, event_id: int) -> int | None:
-    return await session.scalar(select(OrderEvent.account_id).where(OrderEvent.id == event_id))
+    return await session.scalar(select(Event.account_id).where(Event.id == event_id))
 
 
 # --- the attempt log ------------------------------------------------------------------------
@@ -253,8 +253,8 @@ async def list_deliveries(
     session: Db, account_id: int, before_id: int | None, limit: int
 ) -> Sequence[Any]:
     stmt = (
-        select(WebhookDelivery, OrderEvent.event, OrderEvent.order_id)
-        .join(OrderEvent, OrderEvent.id == WebhookDelivery.event_id)
+        select(WebhookDelivery, Event.type, Event.order_id)
+        .join(Event, Event.id == WebhookDelivery.event_id)
         .where(WebhookDelivery.account_id == account_id)
         .order_by(WebhookDelivery.id.desc())
         .limit(limit)

@@ -3,7 +3,7 @@
 Decisions (see README): a URL set for the first time without a secret gets a generated
 one (64 hex); `""` (or null) clears a field. Events are queued only while an account has
 a URL, so setting one later never sends an old backlog; removing the URL forgets what was
-queued (the events stay in `order_events` and ops can replay them). A successful change
+queued (the events stay in `events` and ops can replay them). A successful change
 re-enables delivery and resets the failure counter, and a disabled account's queue is then
 delivered in order.
 """

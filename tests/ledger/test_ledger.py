@@ -97,7 +97,7 @@ class TestPost:
         expected = 0
         for kind, amount, order_id in steps:
             expected += amount
-            posted = await post(sessionmaker, account_id, kind, amount, order_id=order_id)
+            posted = await post(sessionmaker, account_id, kind, amount, subject_id=order_id)
             assert posted.balance == expected and posted.amount == amount
             assert posted.account_id == account_id
         assert await balance_and_sum(sessionmaker, account_id) == (525, 525)
@@ -116,7 +116,7 @@ class TestPost:
         account_id = await new_account(sessionmaker, balance=500)
         [order_id] = await new_orders(sessionmaker, account_id, 1)
         posted = await post(
-            sessionmaker, account_id, EntryKind.ORDER_DEBIT, -500, order_id=order_id
+            sessionmaker, account_id, EntryKind.ORDER_DEBIT, -500, subject_id=order_id
         )
         assert posted.balance == 0
         assert await balance_and_sum(sessionmaker, account_id) == (0, 0)
@@ -128,7 +128,7 @@ class TestPost:
         async with sessionmaker() as session, session.begin():
             with pytest.raises(InsufficientBalance):
                 await ledger_service.post(
-                    session, account_id, EntryKind.ORDER_DEBIT, -501, order_id=order_id
+                    session, account_id, EntryKind.ORDER_DEBIT, -501, subject_id=order_id
                 )
             # The transaction is still usable: nothing half-applied to roll back.
             assert await ledger_service.get_balance(session, account_id) == 500
@@ -199,19 +199,19 @@ class TestDatabaseGuards:
     async def test_second_debit_of_one_order_is_rejected(self, sessionmaker):
         account_id = await new_account(sessionmaker, balance=1_000)
         [order_id] = await new_orders(sessionmaker, account_id, 1)
-        await post(sessionmaker, account_id, EntryKind.ORDER_DEBIT, -100, order_id=order_id)
+        await post(sessionmaker, account_id, EntryKind.ORDER_DEBIT, -100, subject_id=order_id)
         with pytest.raises(IntegrityError, match="uq_ledger_entries_order_id_kind"):
-            await post(sessionmaker, account_id, EntryKind.ORDER_DEBIT, -100, order_id=order_id)
+            await post(sessionmaker, account_id, EntryKind.ORDER_DEBIT, -100, subject_id=order_id)
         # The failed transaction rolled back its balance change with it.
         assert await balance_and_sum(sessionmaker, account_id) == (900, 900)
 
     async def test_one_refund_per_order_but_debit_and_refund_coexist(self, sessionmaker):
         account_id = await new_account(sessionmaker, balance=1_000)
         [order_id] = await new_orders(sessionmaker, account_id, 1)
-        await post(sessionmaker, account_id, EntryKind.ORDER_DEBIT, -100, order_id=order_id)
-        await post(sessionmaker, account_id, EntryKind.ORDER_REFUND, 100, order_id=order_id)
+        await post(sessionmaker, account_id, EntryKind.ORDER_DEBIT, -100, subject_id=order_id)
+        await post(sessionmaker, account_id, EntryKind.ORDER_REFUND, 100, subject_id=order_id)
         with pytest.raises(IntegrityError, match="uq_ledger_entries_order_id_kind"):
-            await post(sessionmaker, account_id, EntryKind.ORDER_REFUND, 100, order_id=order_id)
+            await post(sessionmaker, account_id, EntryKind.ORDER_REFUND, 100, subject_id=order_id)
         assert await balance_and_sum(sessionmaker, account_id) == (1_000, 1_000)
 
     async def test_entries_without_order_are_not_unique_constrained(self, sessionmaker):
@@ -221,20 +221,40 @@ class TestDatabaseGuards:
         assert await balance_and_sum(sessionmaker, account_id) == (200, 200)
 
     @pytest.mark.parametrize(
-        ("kind", "amount", "with_order"),
+        ("kind", "amount", "with_order", "constraint"),
         [
-            (EntryKind.TOPUP, -5, False),
-            (EntryKind.ORDER_DEBIT, 5, True),
-            (EntryKind.ORDER_DEBIT, -5, False),
-            (EntryKind.ORDER_REFUND, -5, True),
-            (EntryKind.ORDER_REFUND, 5, False),
+            (EntryKind.TOPUP, -5, False, "amount_sign_matches_kind"),
+            (EntryKind.ADJUSTMENT, 0, False, "amount_sign_matches_kind"),
+            (EntryKind.ORDER_DEBIT, 5, True, "amount_sign_matches_kind"),
+            (EntryKind.ORDER_DEBIT, -5, False, "order_id_matches_kind"),
+            (EntryKind.ORDER_REFUND, -5, True, "amount_sign_matches_kind"),
+            (EntryKind.ORDER_REFUND, 5, False, "order_id_matches_kind"),
+            (EntryKind.TOPUP, 5, True, "order_id_matches_kind"),
+            (EntryKind.ADJUSTMENT, 5, True, "order_id_matches_kind"),
+            ("order_settle", 5, True, "amount_sign_matches_kind"),  # not a kind (yet)
         ],
     )
-    async def test_amount_sign_must_match_kind(self, sessionmaker, kind, amount, with_order):
+    async def test_row_must_match_its_kind(
+        self, sessionmaker, kind, amount, with_order, constraint
+    ):
+        """The database's own guards, past the service's checks (a raw INSERT)."""
         account_id = await new_account(sessionmaker, balance=100)
         order_id = (await new_orders(sessionmaker, account_id, 1))[0] if with_order else None
-        with pytest.raises(IntegrityError, match="amount_sign_matches_kind"):
-            await post(sessionmaker, account_id, kind, amount, order_id=order_id)
+        with pytest.raises(IntegrityError, match=constraint):
+            async with sessionmaker() as session, session.begin():
+                await session.execute(
+                    insert(LedgerEntry).values(account_id=account_id, kind=str(kind),
+                                               amount=amount, balance_after=100,
+                                               order_id=order_id)
+                )  # fmt: skip
+        assert await balance_and_sum(sessionmaker, account_id) == (100, 100)
+
+    async def test_post_of_a_subject_kind_without_subject_is_refused(self, sessionmaker):
+        account_id = await new_account(sessionmaker, balance=100)
+        with pytest.raises(IntegrityError, match="order_id_matches_kind"):
+            await post(sessionmaker, account_id, EntryKind.ORDER_DEBIT, -5)
+        with pytest.raises(ValueError, match="about no subject"):
+            await post(sessionmaker, account_id, EntryKind.TOPUP, 5, subject_id=1)
         assert await balance_and_sum(sessionmaker, account_id) == (100, 100)
 
 
@@ -256,7 +276,7 @@ class TestConcurrentDebits:
                     await all_open.wait()
                     try:
                         await ledger_service.post(
-                            session, account_id, EntryKind.ORDER_DEBIT, -100, order_id=order_id
+                            session, account_id, EntryKind.ORDER_DEBIT, -100, subject_id=order_id
                         )
                     except InsufficientBalance:
                         return "refused"

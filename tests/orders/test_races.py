@@ -8,9 +8,10 @@ import pytest
 from sqlalchemy import func, select
 
 from app.accounts.models import Account
+from app.events.models import Event
 from app.ledger import audit
 from app.ledger.models import LedgerEntry
-from app.orders.models import Order, OrderEvent
+from app.orders.models import Order
 from app.workers.poller import Poller
 from tests.factories import Factory
 
@@ -147,9 +148,9 @@ async def test_cancel_finish_and_expiry_race(
         terminal_events = dict(
             (
                 await session.execute(
-                    select(OrderEvent.order_id, func.count())
-                    .where(OrderEvent.event != "order.otp_received")
-                    .group_by(OrderEvent.order_id)
+                    select(Event.order_id, func.count())
+                    .where(Event.type != "order.otp_received")
+                    .group_by(Event.order_id)
                 )
             ).all()
         )
@@ -186,9 +187,9 @@ async def test_pollers_in_parallel_deliver_each_sms_once(
     async with sessionmaker() as session:
         per_order = (
             await session.execute(
-                select(OrderEvent.order_id, func.count())
-                .where(OrderEvent.event == "order.otp_received")
-                .group_by(OrderEvent.order_id)
+                select(Event.order_id, func.count())
+                .where(Event.type == "order.otp_received")
+                .group_by(Event.order_id)
             )
         ).all()
         revisions = (await session.execute(select(Order.sms_revision))).scalars().all()

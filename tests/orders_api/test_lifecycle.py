@@ -7,7 +7,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from app.orders.models import OrderEvent
+from app.events.models import Event
 from tests.orders_api.support import (
     CREATED_KEYS,
     EVENT_DATA_KEYS,
@@ -144,9 +144,7 @@ class TestLifecycle:
                 e.payload["data"]["sms_revision"]
                 for e in (
                     await session.execute(
-                        select(OrderEvent)
-                        .where(OrderEvent.event == "order.otp_received")
-                        .order_by(OrderEvent.id)
+                        select(Event).where(Event.type == "order.otp_received").order_by(Event.id)
                     )
                 ).scalars()
             ]
@@ -356,8 +354,8 @@ class TestOutbox:
         assert (await get_order(client, user, expired["id"]))["status"] == "EXPIRED"
 
         async with sessionmaker() as session:
-            rows = (await session.execute(select(OrderEvent).order_by(OrderEvent.id))).scalars()
-            events = [(r.account_id, r.order_id, r.event, r.payload) for r in rows]
+            rows = (await session.execute(select(Event).order_by(Event.id))).scalars()
+            events = [(r.account_id, r.order_id, r.type, r.payload) for r in rows]
         assert [(e[1], e[2]) for e in events] == [
             (done["id"], "order.otp_received"),
             (done["id"], "order.otp_received"),

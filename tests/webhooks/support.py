@@ -5,8 +5,8 @@ from typing import Any
 import httpx
 from sqlalchemy import func, insert, select
 
+from app.events.models import Event
 from app.kit import clock
-from app.orders.models import OrderEvent
 from app.webhooks.models import WebhookDelivery, WebhookOutbox
 from app.workers.dispatcher import Dispatcher
 from tests.factories import AccountWithToken, Factory
@@ -34,14 +34,15 @@ async def set_url(client: httpx.AsyncClient, user: AccountWithToken, url: str, *
 async def add_events(sessionmaker: Any, account_id: int, order_id: int, n: int) -> list[int]:
     """Outbox rows as a transition writes them (the trigger queues them)."""
     rows = [
-        {"account_id": account_id, "order_id": order_id, "event": "order.otp_received",
+        {"account_id": account_id, "subject_kind": "order", "order_id": order_id,
+         "type": "order.otp_received",
          "payload": {"event": "order.otp_received", "timestamp": "2026-11-23T00:00:00Z",
                      "data": {"order_id": order_id, "seq": i}},
          "created_at": clock.utcnow()}
         for i in range(n)
     ]  # fmt: skip
     async with sessionmaker() as session, session.begin():
-        ids = (await session.execute(insert(OrderEvent).returning(OrderEvent.id), rows)).scalars()
+        ids = (await session.execute(insert(Event).returning(Event.id), rows)).scalars()
         return sorted(ids)
 
 

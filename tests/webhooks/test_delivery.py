@@ -9,8 +9,8 @@ from pydantic import SecretStr
 from smscode import verify_webhook_signature
 from sqlalchemy import select, text
 
+from app.events.models import Event
 from app.kit.clock import rfc3339
-from app.orders.models import OrderEvent
 from app.webhooks.models import WebhookConfig
 from tests.orders_api.support import EVENT_DATA_KEYS, create_one, load_catalog, post, to_otp
 from tests.webhooks.support import (
@@ -47,8 +47,8 @@ async def test_a_full_lifecycle_arrives_as_api_md_says(
     await drain(dispatcher)
 
     async with sessionmaker() as session:
-        events = (await session.execute(select(OrderEvent).order_by(OrderEvent.id))).scalars()
-        expected = [(e.id, e.event, e.order_id, e.payload) for e in events]
+        events = (await session.execute(select(Event).order_by(Event.id))).scalars()
+        expected = [(e.id, e.type, e.order_id, e.payload) for e in events]
     assert [(event, order) for _, event, order, _ in expected] == [
         ("order.otp_received", finished["id"]), ("order.completed", finished["id"]),
         ("order.canceled", canceled["id"]), ("order.expired", expired["id"]),
@@ -218,8 +218,9 @@ async def test_an_event_of_a_rolled_back_transition_is_never_queued(
     async with sessionmaker() as session:
         async with session.begin():
             await session.execute(
-                text("INSERT INTO order_events (account_id, order_id, event, payload) "
-                     "VALUES (:a, :o, 'order.completed', '{}')"), {"a": user.id, "o": order_id},
+                text("INSERT INTO events (account_id, subject_kind, order_id, type, payload) "
+                     "VALUES (:a, 'order', :o, 'order.completed', '{}')"),
+                {"a": user.id, "o": order_id},
             )  # fmt: skip
             assert await session.scalar(text("SELECT count(*) FROM webhook_outbox")) == 1
             await session.rollback()

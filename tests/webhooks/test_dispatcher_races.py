@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from app.db.engine import make_engine
-from app.orders.models import OrderEvent
+from app.events.models import Event
 from app.workers.dispatcher import Dispatcher
 from tests.e2e.server import ROOT
 from tests.webhooks.support import account_with_order, add_events, queued, set_url
@@ -62,7 +62,7 @@ async def test_concurrent_dispatchers_never_double_send(
     assert sum(d.delivered > 0 for d in dispatchers) >= 2  # they shared the work
     # Per account, in the order the events were created.
     async with sessionmaker() as session:
-        owner = dict((await session.execute(select(OrderEvent.id, OrderEvent.account_id))).all())
+        owner = dict((await session.execute(select(Event.id, Event.account_id))).all())
     streams: dict[int, list[int]] = {}
     for r in receiver.requests:
         event_id = int(r.headers["x-webhook-event-id"])
@@ -123,7 +123,7 @@ async def test_a_killed_worker_loses_no_event(
         if second.poll() is None:
             second.kill()
     async with sessionmaker() as session:
-        in_db = set((await session.execute(select(OrderEvent.id))).scalars())
+        in_db = set((await session.execute(select(Event.id))).scalars())
     assert in_db == set(committed) and rolled_back not in in_db
     counts = receiver.event_ids()
     assert set(counts) == in_db
@@ -134,8 +134,8 @@ async def test_a_killed_worker_loses_no_event(
 
 
 async def add_events_in(session, account_id: int, order_id: int) -> int:
-    row = OrderEvent(account_id=account_id, order_id=order_id, event="order.completed",
-                     payload={"event": "order.completed"})  # fmt: skip
+    row = Event(account_id=account_id, subject_kind="order", order_id=order_id,
+                     type="order.completed", payload={"event": "order.completed"})  # fmt: skip
     session.add(row)
     await session.flush()
     return row.id

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from sqlalchemy import func, select, update
 
-from app.orders.models import Order, OrderEvent
+from app.events.models import Event
+from app.orders.models import Order
 from tests.e2e.server import ROOT
 
 
@@ -89,9 +90,7 @@ async def test_killed_worker_leaves_nothing_behind(
             second.kill()
     async with sessionmaker() as session:
         per_order = (
-            await session.execute(
-                select(OrderEvent.order_id, func.count()).group_by(OrderEvent.order_id)
-            )
+            await session.execute(select(Event.order_id, func.count()).group_by(Event.order_id))
         ).all()
         revisions = set((await session.execute(select(Order.sms_revision))).scalars())
     assert len(per_order) == 20 and all(n == 1 for _, n in per_order)
