@@ -14,8 +14,9 @@ from app.catalog.models import (
     Service,
 )
 from app.db.engine import Base
+from app.idempotency.models import IdempotencyKey
 from app.ledger.models import LedgerEntry
-from app.orders.models import IdempotencyKey, Order, OrderEvent, OrderSms
+from app.orders.models import Order, OrderEvent, OrderSms
 from app.ratelimit.models import RateLimitOverride
 from app.webhooks.models import WebhookConfig, WebhookDelivery, WebhookOutbox
 
