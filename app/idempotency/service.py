@@ -58,7 +58,7 @@ class Ask:
         """The parameters of statements.CLAIM and EXISTING."""
         return {**self._ident(), "b_request_hash": self.request_hash, "b_now": clock.utcnow()}
 
-    def save(self, answer: "Answer") -> dict[str, Any]:
+    def save(self, answer: Answer) -> dict[str, Any]:
         """The parameters of statements.SAVE."""
         stored = {"b_status": answer.status, "b_body": answer.body, "b_now": clock.utcnow()}
         return {**self._ident(), **stored}
