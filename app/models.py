@@ -15,8 +15,9 @@ from app.catalog.models import (
 )
 from app.db.engine import Base
 from app.events.models import Event
+from app.idempotency.models import IdempotencyKey
 from app.ledger.models import LedgerEntry
-from app.orders.models import IdempotencyKey, Order, OrderSms
+from app.orders.models import Order, OrderSms
 from app.ratelimit.models import RateLimitOverride
 from app.webhooks.models import WebhookConfig, WebhookDelivery, WebhookOutbox
 

@@ -1,4 +1,4 @@
-"""Orders, their SMS, and idempotency records (their events are in app.events)."""
+"""Orders and their SMS (their events are in app.events, idempotency keys in app.idempotency)."""
 
 from datetime import datetime
 from decimal import Decimal
@@ -12,7 +12,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     Numeric,
     SmallInteger,
     Text,
@@ -134,17 +133,3 @@ class OrderSms(Base):
     received_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
-
-
-class IdempotencyKey(Base):
-    __tablename__ = "idempotency_keys"
-    __table_args__ = (Index("ix_idempotency_keys_created_at", "created_at"),)
-
-    account_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("accounts.id"), primary_key=True)
-    scope: Mapped[str] = mapped_column(Text, primary_key=True)  # e.g. "v1:create"
-    key: Mapped[str] = mapped_column(Text, primary_key=True)
-    request_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
-    response_status: Mapped[int | None] = mapped_column(SmallInteger)
-    response_body: Mapped[bytes | None] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

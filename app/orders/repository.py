@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.catalog.models import CatalogProduct, Product, Provider
@@ -16,7 +16,6 @@ from app.ledger import service as ledger_service
 from app.ledger import subjects
 from app.orders.models import (
     PUBLIC_STATUSES,
-    IdempotencyKey,
     Order,
     OrderSms,
     OrderStatus,
@@ -344,14 +343,6 @@ async def claim_releases(session: Db, now: datetime, lease: timedelta, limit: in
         )  # fmt: skip
     )
     return (await session.execute(stmt)).all()
-
-
-# --- idempotency ------------------------------------------------------------------------------
-
-
-async def purge_idempotency(session: Db, before: datetime) -> int:
-    result = await session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < before))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def schedule_release(

@@ -11,6 +11,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
+from app.idempotency import service as idempotency
 from app.kit import clock
 from app.observability import metrics
 from app.observability.metrics import provider_call
@@ -125,6 +126,6 @@ class Poller(Worker):
         self._last_purge = time.monotonic()
         before = clock.utcnow() - timedelta(hours=self.ctx.settings.idempotency_ttl_hours)
         async with self.ctx.engine.begin() as session:
-            purged = await repository.purge_idempotency(session, before)
+            purged = await idempotency.purge(session, before)
         if purged:
             log.info("purged %d idempotency keys", purged)

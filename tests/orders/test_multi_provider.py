@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 from app.catalog.models import Product, Provider
 from app.cli.bootstrap import sync_provider_catalogs
 from app.cli.main import cli
+from app.idempotency import service as idempotency
 from app.kit import clock as app_clock
-from app.orders import repository
 from app.orders.models import Order
 from app.providers.guard import GuardedProvider, GuardPolicy
 from app.providers.sandbox import SandboxProvider
@@ -143,11 +143,9 @@ async def test_idempotency_keys_are_purged_after_a_day(client, factory, sessionm
     headers = {**user.headers, "Idempotency-Key": "old-key"}
     assert (await client.post("/v1/orders/create", json=body, headers=headers)).status_code == 200
     async with sessionmaker() as session, session.begin():
-        kept = await repository.purge_idempotency(session, app_clock.utcnow() - timedelta(hours=24))
+        kept = await idempotency.purge(session, app_clock.utcnow() - timedelta(hours=24))
         assert kept == 0  # a fresh key stays
-        purged = await repository.purge_idempotency(
-            session, app_clock.utcnow() + timedelta(seconds=1)
-        )
+        purged = await idempotency.purge(session, app_clock.utcnow() + timedelta(seconds=1))
     assert purged == 1
     # After the purge the key is free again: the same request is a new order.
     again = await client.post("/v1/orders/create", json=body, headers=headers)

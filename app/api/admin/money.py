@@ -1,6 +1,6 @@
 """/admin/accounts/{id}: top-ups, adjustments (idempotent) and the ledger."""
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -8,7 +8,7 @@ from starlette.responses import Response
 
 from app.api.admin.params import Cursor, Id, Limit, Since, Until, utc
 from app.api.envelope import ok, success_bytes
-from app.api.idempotent import IdempotencyKey
+from app.api.idempotent import Endpoint, IdempotencyKey
 from app.deps import SessionDep
 from app.errors import field_error
 from app.kit.pagination import decode_cursor, encode_cursor
@@ -30,6 +30,14 @@ class AdjustmentCreate(BaseModel):
     reference: str = Field(min_length=1, max_length=credits.MAX_REFERENCE)
 
 
+def _entry(_: None, entry: dict[str, Any]) -> bytes:
+    return success_bytes(entry)
+
+
+# One scope for both: a top-up and an adjustment cannot share a key.
+MONEY = Endpoint("admin:money", render=_entry)
+
+
 async def _credit(
     session: SessionDep,
     account_id: int,
@@ -39,15 +47,17 @@ async def _credit(
 ) -> Response:
     if body.amount == 0:
         raise field_error("amount", "must not be zero")
-    stored = await credits.credit(
-        session, account_id, kind, body.amount, body.reference, key, success_bytes
-    )
-    return Response(stored.body, status_code=stored.status, media_type="application/json")
+    request = credits.Credit.of(kind, body.amount, body.reference)
+    await credits.check_account(session, account_id)  # before its key row refers to it
+    return await MONEY.in_transaction(
+        session, account_id, key, request.fields(),
+        lambda: credits.credit(session, account_id, request), view=None,
+    )  # fmt: skip
 
 
 @router.post("/topups")
 async def create_topup(
-    account_id: Id, body: TopupCreate, session: SessionDep, idempotency_key: IdempotencyKey = None
+    account_id: Id, body: TopupCreate, session: SessionDep, idempotency_key: IdempotencyKey
 ) -> Response:
     """Credit the account. With Idempotency-Key, a retry replays the first answer."""
     return await _credit(session, account_id, "topup", body, idempotency_key)
@@ -58,7 +68,7 @@ async def create_adjustment(
     account_id: Id,
     body: AdjustmentCreate,
     session: SessionDep,
-    idempotency_key: IdempotencyKey = None,
+    idempotency_key: IdempotencyKey,
 ) -> Response:
     """Correct the balance either way; never below zero (409 INSUFFICIENT_BALANCE)."""
     return await _credit(session, account_id, "adjustment", body, idempotency_key)

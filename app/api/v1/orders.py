@@ -6,7 +6,7 @@ from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
 
 from app.api.envelope import ERRORS, Envelope, ok, success_bytes
-from app.api.idempotent import IdempotencyKey, respond_once
+from app.api.idempotent import Endpoint, IdempotencyKey
 from app.api.rate_limits import AbuseGuardDep
 from app.deps import OrdersDep, PrincipalDep
 from app.kit import clock
@@ -40,6 +40,10 @@ def _created(ctx: OrdersContext, result: CreateResult) -> bytes:
     return success_bytes({"orders": orders, "failed_count": result.failed_count})
 
 
+CREATE = Endpoint("v1:create", render=_created)
+REACTIVATE = Endpoint("v1:reactivate", render=_created)
+
+
 @router.get("", responses={200: {"model": Envelope[list[OrderRead]]}})
 async def list_orders(
     principal: PrincipalDep,
@@ -70,13 +74,13 @@ async def create_order(
     ctx: OrdersDep,
     body: OrderCreate,
     guard: AbuseGuardDep,
-    idempotency_key: IdempotencyKey = None,
+    idempotency_key: IdempotencyKey,
 ) -> Response:
     """Buy numbers: an exact tier (product_id) or routed (catalog_product_id)."""
-    return await respond_once(
-        ctx, principal.account_id, "v1:create", idempotency_key, body,
-        lambda: guard.track(service.create(ctx, principal.account_id, body)),
-        lambda r: _created(ctx, r),
+    account_id = principal.account_id
+    return await CREATE.phased(
+        ctx.autocommit, account_id, idempotency_key, body,
+        lambda: guard.track(service.create(ctx, account_id, body)), view=ctx,
     )  # fmt: skip
 
 
@@ -112,15 +116,14 @@ async def reactivate_order(
     ctx: OrdersDep,
     body: OrderReactivate,
     guard: AbuseGuardDep,
-    idempotency_key: IdempotencyKey = None,
+    idempotency_key: IdempotencyKey,
 ) -> Response:
     """Buy another code on the number of a COMPLETED order."""
-    return await respond_once(
-        ctx, principal.account_id, "v1:reactivate", idempotency_key, body,
-        lambda: guard.track(
-            actions.reactivate(ctx, principal.account_id, body.id, body.max_price)
-        ),
-        lambda r: _created(ctx, r),
+    account_id = principal.account_id
+    return await REACTIVATE.phased(
+        ctx.autocommit, account_id, idempotency_key, body,
+        lambda: guard.track(actions.reactivate(ctx, account_id, body.id, body.max_price)),
+        view=ctx,
     )  # fmt: skip
 
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from starlette.responses import Response
 
 from app.api.envelope import ERRORS, ok, success_bytes
-from app.api.idempotent import IdempotencyKey, respond_once
+from app.api.idempotent import Endpoint, IdempotencyKey
 from app.api.rate_limits import AbuseGuardDep
 from app.api.v1 import orders as v1
 from app.api.v2.fx import Fx, FxDep
@@ -18,6 +18,7 @@ from app.deps import OrdersDep, PrincipalDep
 from app.errors import field_error
 from app.kit import clock, money
 from app.orders import actions, presenter, service
+from app.orders.context import OrdersContext
 from app.orders.schemas import Id, OrderCreate, OrderRef
 from app.orders.service import CreateResult
 
@@ -66,10 +67,15 @@ def _order(item: dict[str, Any], fx: Fx) -> dict[str, Any]:
     return {**item, "amount": fx.price(item["amount"])}
 
 
-def _created(ctx: Any, fx: Fx, result: CreateResult) -> bytes:
+def _created(view: tuple[OrdersContext, Fx], result: CreateResult) -> bytes:
+    ctx, fx = view
     now = clock.utcnow()
     orders = [_order(presenter.created(o, ctx.names, now), fx) for o in result.orders]
     return success_bytes({"orders": orders, "failed_count": result.failed_count}, fx.meta())
+
+
+CREATE = Endpoint("v2:create", render=_created)
+REACTIVATE = Endpoint("v2:reactivate", render=_created)
 
 
 @router.get("")
@@ -93,14 +99,13 @@ async def get_order_usd(
 @router.post("/create")
 async def create_order_usd(
     principal: PrincipalDep, ctx: OrdersDep, fx: FxDep, body: OrderCreateUsd,
-    guard: AbuseGuardDep, idempotency_key: IdempotencyKey = None,
+    guard: AbuseGuardDep, idempotency_key: IdempotencyKey,
 ) -> Response:  # fmt: skip
     """Buy numbers; max_price/min_price are USD decimal strings."""
-    order = body.in_idr(fx)
-    return await respond_once(
-        ctx, principal.account_id, "v2:create", idempotency_key, body,
-        lambda: guard.track(service.create(ctx, principal.account_id, order)),
-        lambda r: _created(ctx, fx, r),
+    order, account_id = body.in_idr(fx), principal.account_id
+    return await CREATE.phased(
+        ctx.autocommit, account_id, idempotency_key, body,
+        lambda: guard.track(service.create(ctx, account_id, order)), view=(ctx, fx),
     )  # fmt: skip
 
 
@@ -122,14 +127,15 @@ async def cancel_order_usd(
 @router.post("/reactivate")
 async def reactivate_order_usd(
     principal: PrincipalDep, ctx: OrdersDep, fx: FxDep, body: OrderReactivateUsd,
-    guard: AbuseGuardDep, idempotency_key: IdempotencyKey = None,
+    guard: AbuseGuardDep, idempotency_key: IdempotencyKey,
 ) -> Response:  # fmt: skip
     """Another code on the number of a COMPLETED order; max_price in USD."""
     max_price = _idr(body.max_price, "max_price", fx, money.usd_to_idr_floor)
-    return await respond_once(
-        ctx, principal.account_id, "v2:reactivate", idempotency_key, body,
-        lambda: guard.track(actions.reactivate(ctx, principal.account_id, body.id, max_price)),
-        lambda r: _created(ctx, fx, r),
+    account_id = principal.account_id
+    return await REACTIVATE.phased(
+        ctx.autocommit, account_id, idempotency_key, body,
+        lambda: guard.track(actions.reactivate(ctx, account_id, body.id, max_price)),
+        view=(ctx, fx),
     )  # fmt: skip
 
 
