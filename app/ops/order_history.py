@@ -1,7 +1,7 @@
 """What happened to one order, for operators: the order, its transitions, SMS and money.
 
-Sources: the order row (creation, and the times it records), `events` (the event
-of every public transition, with the payload sent to webhooks), `order_sms`, and the
+Sources: the order row (creation, and the times it records), `events` (one per public
+transition, with the payload sent to webhooks), `order_sms`, and the
 ledger rows of the order. Not recorded anywhere yet, so not shown: individual provider
 calls (there is no provider-call table; the order keeps only `poll_errors` and
 `failed_reason`). Webhook delivery attempts of the order's events, replays included.
