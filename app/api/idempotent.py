@@ -27,10 +27,11 @@ V = TypeVar("V")
 R = TypeVar("R")
 
 
-def _key(
+async def _key(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=256)] = None,
 ) -> str | None:
-    # Checked before the handler runs: a malformed key is refused before any work.
+    # Checked before the handler runs: a malformed key is refused before any work. Async:
+    # FastAPI would run a plain def in its thread pool, a hop on the create path.
     return idempotency.check_key(idempotency_key)
 
 
