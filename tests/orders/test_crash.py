@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from app.accounts.models import Account
@@ -126,6 +127,7 @@ async def test_late_purchase_of_a_failed_item_is_released(
     assert status.state.value == "finished"
 
 
+@pytest.mark.e2e
 async def test_killed_server_then_restart_settles_everything(
     factory, sessionmaker, database_url, tmp_path: Path
 ):

@@ -236,6 +236,7 @@ class Proxy:
         await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
 
 
+@pytest.mark.e2e
 async def test_two_serve_processes_on_one_redis_accept_no_more_than_the_limit(
     database_url: str, factory: Factory, tmp_path: Path, prefix: str
 ) -> None:
