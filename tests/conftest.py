@@ -34,6 +34,8 @@ from app.providers.sandbox import SandboxProvider
 from app.workers.poller import Poller
 from tests.factories import Factory
 
+pytest_plugins = ["tests.markers"]  # layer markers: unit, db, e2e, slow
+
 
 def _docker_answers() -> bool:
     try:

@@ -15,18 +15,18 @@ An account is banned for `abuse_ban_seconds` when, within one window of
 `abuse_window_seconds`, it has at least `abuse_min_failures` failures and they are at
 least `abuse_failure_ratio` of its counted requests. Windows are aligned to the epoch,
 so every process counts in the same window; the counters and the ban live in the
-rate-limit storage (Redis when set, else this process) and use real time.
+rate-limit storage (Redis when set, else this process) and use app.kit.clock's time.
 """
 
 import logging
 import math
-import time
 from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import TypeVar
 
 from app.config import Settings
 from app.errors import InsufficientBalance, NoOfferAvailable, TempBannedAbuseGuard
+from app.kit import clock
 from app.kit.clock import rfc3339
 from app.ratelimit.storage import Counters
 
@@ -54,7 +54,7 @@ class AbuseGuard:
         if await self.counters.get(key) <= 0:
             return
         until = await self.counters.get_expiry(key)
-        retry_after = max(1, math.ceil(until - time.time()))
+        retry_after = max(1, math.ceil(until - clock.timestamp()))
         raise TempBannedAbuseGuard(
             "Order creation is blocked for a while: too many of this account's recent "
             "creations failed (no offer or no balance).",
@@ -75,7 +75,7 @@ class AbuseGuard:
     async def record(self, account_id: int, *, failed: bool) -> None:
         if not self.enabled:
             return
-        window = int(time.time() // self.window)
+        window = int(clock.timestamp() // self.window)
         prefix = f"ab/{account_id}/{window}"
         expiry = 2 * self.window  # outlives its window wherever in it the first event fell
         if not failed:

@@ -14,7 +14,6 @@ holds no limit, so changing an override keeps the count of the current window.
 """
 
 import math
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -23,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
+from app.kit import clock
 from app.ratelimit.groups import Group, default_limits
 from app.ratelimit.models import RateLimitOverride
 from app.ratelimit.storage import Counters
@@ -37,7 +37,7 @@ class Verdict:
 
     def reset_after(self, now: float | None = None) -> int:
         """Whole seconds until the window ends (at least 1 while it runs)."""
-        left = self.reset_at - (time.time() if now is None else now)
+        left = self.reset_at - (clock.timestamp() if now is None else now)
         return max(1, math.ceil(left)) if left > 0 else 0
 
     def headers(self) -> list[tuple[bytes, bytes]]:
@@ -102,7 +102,7 @@ class RateLimiter:
         limit = await self.limit_for(account_id, group)
         key = f"rl/{group.value}/{token_id}"
         count = await self.counters.incr(key, self.window)
-        now = time.time()
+        now = clock.timestamp()
         reset_at = self._resets.get(key) if count > 1 else None
         if reset_at is None or reset_at <= now:
             if count == 1:

@@ -7,10 +7,13 @@ timeout the process falls back to its own in-memory counters (so each process st
 enforces the limits on its own share of traffic) and tries Redis again after
 `rate_limit_redis_retry_seconds`. Short socket timeouts and no client retries keep a
 dead or black-holed Redis from holding requests up.
+
+Time comes from app.kit.clock (so tests move it instead of sleeping): in-memory windows
+expire by its `timestamp()`, the retry timer runs on its `monotonic()`. Redis keys expire
+on Redis's own clock.
 """
 
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
 
@@ -18,6 +21,7 @@ from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.errors import StorageError
 
 from app.config import Settings
+from app.kit import clock
 
 log = logging.getLogger(__name__)
 
@@ -28,16 +32,17 @@ class LocalStorage(MemoryStorage):
     """limits' MemoryStorage for fixed windows, without its sweep of every key after each
     increment (O(keys) per request: 1.1 ms an increment at 10,000 keys, measured). A key
     here expires when it is next touched, and expired keys are swept at most every few
-    seconds. No await between read and write, so each operation is atomic in the loop."""
+    seconds. No await between read and write, so each operation is atomic in the loop.
+    Time is app.kit.clock's (limits' own storage reads time.time()), so tests move it."""
 
     SWEEP_SECONDS = 5.0
 
     def __init__(self) -> None:
         super().__init__()
-        self._last_sweep = time.time()
+        self._last_sweep = clock.timestamp()
 
     async def incr(self, key: str, expiry: float, amount: int = 1) -> int:
-        now = time.time()
+        now = clock.timestamp()
         if self.expirations.get(key, 0.0) <= now:
             self.storage[key] = amount
             self.expirations[key] = now + expiry
@@ -48,9 +53,12 @@ class LocalStorage(MemoryStorage):
         return self.storage[key]
 
     async def get(self, key: str) -> int:
-        if self.expirations.get(key, 0.0) <= time.time():
+        if self.expirations.get(key, 0.0) <= clock.timestamp():
             return 0
         return self.storage.get(key, 0)
+
+    async def get_expiry(self, key: str) -> float:
+        return self.expirations.get(key, clock.timestamp())
 
     def _sweep(self, now: float) -> None:
         self._last_sweep = now
@@ -95,16 +103,16 @@ class Counters:
     @property
     def degraded(self) -> bool:
         """True while the shared storage is skipped after an error."""
-        return self.shared is not None and time.monotonic() < self._shared_down_until
+        return self.shared is not None and clock.monotonic() < self._shared_down_until
 
     async def _run(self, op: Callable[[Storage], Awaitable[T]]) -> T:
         shared = self.shared
-        if shared is None or time.monotonic() < self._shared_down_until:
+        if shared is None or clock.monotonic() < self._shared_down_until:
             return await op(self.local)
         try:
             return await op(shared)
         except (StorageError, OSError, TimeoutError) as exc:
-            self._shared_down_until = time.monotonic() + self.retry_seconds
+            self._shared_down_until = clock.monotonic() + self.retry_seconds
             log.warning(
                 "rate-limit storage unavailable (%s); counting in this process for %.0f s",
                 type(getattr(exc, "storage_error", exc)).__name__,

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import httpx
 import psutil
+import pytest
 from fastapi import FastAPI
 
 from app.ops import order_export as export
@@ -49,6 +50,7 @@ async def test_export_streams_the_search_as_csv(
     assert empty.text.strip() == ",".join(search.FIELDS)
 
 
+@pytest.mark.slow
 async def test_export_of_100k_orders_keeps_memory_flat(
     app: FastAPI, factory: Factory, sessionmaker
 ) -> None:

@@ -35,6 +35,9 @@ BASE_ENV = {
 }
 
 
+SILENT_CANCEL_SECONDS = 5
+
+
 def serve(database_url: str, cwd: Path, **overrides: str) -> Iterator[Server]:
     env = {**BASE_ENV, "DATABASE_URL": database_url, **overrides}
     with running_server(env, cwd) as srv:
@@ -48,9 +51,14 @@ def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
 
 @pytest.fixture
 def silent_server(database_url: str, tmp_path: Path) -> Iterator[Server]:
-    """Numbers never get an SMS, so one can be canceled once the 2 s window passes (with the
-    SMS 1 s after purchase, no order could ever be canceled on `server`)."""
-    yield from serve(database_url, tmp_path, SMSGATE_SANDBOX_NO_SMS_RATE="1")
+    """Numbers never get an SMS, so one can be canceled once the cancel window passes (with
+    the SMS 1 s after purchase, no order could ever be canceled on `server`). The window is
+    5 s here: the test's early cancel must land inside it, two requests after the purchase,
+    however slow the machine."""
+    yield from serve(
+        database_url, tmp_path, SMSGATE_SANDBOX_NO_SMS_RATE="1",
+        SMSGATE_SANDBOX_MIN_CANCEL_SECONDS=str(SILENT_CANCEL_SECONDS),
+    )  # fmt: skip
 
 
 async def whatsapp_indonesia(factory: Factory) -> int:
@@ -185,7 +193,7 @@ async def test_cancel_through_the_sdk(silent_server: Server, factory: Factory) -
             assert early.value.http_status == 409
             assert early.value.details["cancel_available_at"]
 
-            time.sleep(max(0.0, 2.2 - (time.monotonic() - bought)))
+            time.sleep(max(0.0, SILENT_CANCEL_SECONDS + 0.2 - (time.monotonic() - bought)))
             assert c.v1.orders.get(order_id).capabilities.can_cancel is True
             result = c.v1.orders.cancel(order_id)
             assert result.order_id == order_id

@@ -14,7 +14,9 @@ from tests.factories import Factory
 ENV = {
     "SMSGATE_BOOTSTRAP_DEMO": "false",
     "SMSGATE_TOKEN_CACHE_SECONDS": "0",
-    "SMSGATE_SANDBOX_SMS_DELAY_SECONDS": "3",
+    # The cancel below must land between 1 s (the cancel window) and the SMS: 6 s leave a
+    # slow machine nearly 5 s for one request, where 3 s left it 1.7 s.
+    "SMSGATE_SANDBOX_SMS_DELAY_SECONDS": "6",
     "SMSGATE_SANDBOX_NO_SMS_RATE": "0",
     "SMSGATE_SANDBOX_CODELESS_RATE": "0",
     "SMSGATE_SANDBOX_MIN_CANCEL_SECONDS": "1",
@@ -66,7 +68,7 @@ async def test_sdk_default_namespace(factory: Factory, database_url: str, tmp_pa
                 assert child["phone_number"] == order["phone_number"]
 
                 second = c.orders.create({"product_id": cheapest.id}).orders[0]
-                time.sleep(1.3)  # past the 1 s cancel window, before the 3 s SMS
+                time.sleep(1.3)  # past the 1 s cancel window, well before the 6 s SMS
                 canceled = c.orders.cancel(second["id"])
                 assert canceled.status == "CANCELED"
                 assert canceled.refund_amount.canonical_amount == second.amount.canonical_amount

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from app.accounts.models import Account
@@ -126,6 +127,7 @@ async def test_late_purchase_of_a_failed_item_is_released(
     assert status.state.value == "finished"
 
 
+@pytest.mark.e2e
 async def test_killed_server_then_restart_settles_everything(
     factory, sessionmaker, database_url, tmp_path: Path
 ):
@@ -135,18 +137,22 @@ async def test_killed_server_then_restart_settles_everything(
         "DATABASE_URL": database_url,
         "SMSGATE_BOOTSTRAP_DEMO": "false",
         "SMSGATE_TOKEN_CACHE_SECONDS": "0",
-        "SMSGATE_SANDBOX_LATENCY_MS": "3000",  # every upstream call takes 3 s
         "SMSGATE_RECONCILE_AFTER_SECONDS": "1",
         "SMSGATE_POLL_INTERVAL_SECONDS": "0.2",
     }
-    with running_server(env, tmp_path) as srv:
+    # Every upstream call of the first server hangs far longer than the test waits, so the
+    # kill lands mid-purchase however slowly the five creates reach it (with a 3 s latency
+    # a loaded machine let the first purchase finish before the fifth had begun). The
+    # restarted server's upstream answers at once: it only has to look the orders up.
+    hanging = {**env, "SMSGATE_SANDBOX_LATENCY_MS": "600000"}
+    with running_server(hanging, tmp_path) as srv:
         async with httpx.AsyncClient(base_url=srv.base_url, headers=user.headers, timeout=30) as c:
             product = (await c.get("/v1/catalog/products?limit=1")).json()["data"][0]
             inflight = [
                 asyncio.create_task(c.post("/v1/orders/create", json={"product_id": product["id"]}))
                 for _ in range(5)
             ]
-            deadline = time.monotonic() + 15
+            deadline = time.monotonic() + 60  # a wait, not a timing: it ends when they arrive
             while await _count(sessionmaker, "PENDING") < 5:
                 assert time.monotonic() < deadline, "the creates never reached the upstream call"
                 await asyncio.sleep(0.05)
@@ -163,7 +169,7 @@ async def test_killed_server_then_restart_settles_everything(
         assert await _count(sessionmaker, "PENDING") == 5
 
     with running_server(env, tmp_path):
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while await _count(sessionmaker, "PENDING"):
             assert time.monotonic() < deadline, "the reconciler left PENDING orders"
             await asyncio.sleep(0.1)

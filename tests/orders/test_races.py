@@ -1,6 +1,7 @@
 """Concurrency against a real Postgres: many requests and pollers at once, money exact."""
 
 import asyncio
+import contextlib
 import dataclasses
 
 import httpx
@@ -200,18 +201,26 @@ async def test_pollers_in_parallel_deliver_each_sms_once(
 async def test_a_large_quantity_is_bought_a_few_at_a_time(client, factory, sandbox, orders_ctx):
     """Purchases of one request overlap (bounded by SMSGATE_PURCHASE_CONCURRENCY), so a slow
     upstream does not make quantity 100 take 100 round trips in a row."""
-    sandbox.settings = dataclasses.replace(sandbox.settings, latency_ms=200)
     await factory.sandbox_catalog()
     user = await factory.account(balance=10_000_000)
     product = await _cheapest_product(client, user.headers)
+    limit = orders_ctx.settings.purchase_concurrency
     in_flight = peak = 0
     original = sandbox.buy
+    # Each purchase waits until `limit` of them are in flight at once (then none waits
+    # again), rather than sleeping and hoping they overlap: code buying one at a time
+    # would hold the first until the timeout and show a peak of 1.
+    full = asyncio.Event()
 
     async def counting_buy(upstream_key: str, reference: str):
         nonlocal in_flight, peak
         in_flight += 1
         peak = max(peak, in_flight)
+        if peak >= limit:
+            full.set()
         try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(full.wait(), timeout=10)
             return await original(upstream_key, reference)
         finally:
             in_flight -= 1
@@ -227,7 +236,7 @@ async def test_a_large_quantity_is_bought_a_few_at_a_time(client, factory, sandb
     body = response.json()["data"]
     assert response.status_code == 200 and len(body["orders"]) == 40 and body["failed_count"] == 0
     assert len({o["id"] for o in body["orders"]}) == 40
-    assert peak == orders_ctx.settings.purchase_concurrency  # overlapping, and bounded
+    assert peak == limit  # overlapping, and bounded
 
 
 async def test_quantity_beyond_the_balance_creates_what_it_covers(client, factory, sessionmaker):

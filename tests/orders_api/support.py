@@ -241,6 +241,17 @@ async def statuses(sessionmaker, account_id: int) -> list[str]:
         return list(rows)
 
 
+async def failed_reasons(sessionmaker, account_id: int) -> list[str]:
+    """The failed orders' reasons, sorted: concurrent purchases fail in no fixed order."""
+    async with sessionmaker() as session:
+        rows = await session.scalars(
+            select(Order.failed_reason).where(
+                Order.account_id == account_id, Order.status == "FAILED"
+            )
+        )
+        return sorted(str(r) for r in rows)
+
+
 async def to_otp(client, user, clock, poller, order_id: int) -> dict[str, Any]:
     """Move the clock past the sandbox's 10 s SMS delay and run the poller once."""
     clock.advance(11)

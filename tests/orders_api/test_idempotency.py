@@ -1,7 +1,6 @@
 """/v1/orders: Idempotency-Key on create and reactivate."""
 
 import asyncio
-import dataclasses
 
 import pytest
 
@@ -107,13 +106,24 @@ class TestIdempotency:
     async def test_concurrent_retry_is_request_in_progress(
         self, client, user, catalog, clock, sandbox, monkeypatch, sessionmaker
     ):
-        monkeypatch.setattr(
-            sandbox, "settings", dataclasses.replace(sandbox.settings, latency_ms=300)
-        )
+        # The first request to claim the key is held inside its upstream call until the other
+        # has been answered: with a mere delay, a slow machine could let the first finish
+        # before the second arrives, and the second would be a replay (200), not a 409.
+        release = asyncio.Event()
+        original = sandbox.buy
+
+        async def held_buy(upstream_key: str, reference: str):  # type: ignore[no-untyped-def]
+            await release.wait()
+            return await original(upstream_key, reference)
+
+        monkeypatch.setattr(sandbox, "buy", held_buy)
         body = {"catalog_product_id": catalog.cp}
-        responses = await asyncio.gather(
-            create(client, user, body, key="busy"), create(client, user, body, key="busy")
-        )
+        tasks = [asyncio.create_task(create(client, user, body, key="busy")) for _ in range(2)]
+        # Whichever lost the claim answers while the winner is held; a bug that let both
+        # through would leave both held: the timeout ends the wait and the asserts fail.
+        await asyncio.wait(tasks, timeout=30, return_when=asyncio.FIRST_COMPLETED)
+        release.set()
+        responses = await asyncio.gather(*tasks)
         codes = sorted(r.status_code for r in responses)
         assert codes == [200, 409]
         busy = next(r for r in responses if r.status_code == 409)

@@ -1,5 +1,5 @@
 """Fixtures of the rate-limit tests: small limits on the shared test app, a catalog, a
-funded user, the admin token."""
+funded user, the admin token, and time that moves only when a test says so."""
 
 from collections.abc import Callable
 
@@ -7,12 +7,25 @@ import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
 
+from app.kit import clock as app_clock
 from app.ratelimit.groups import Group
 from app.ratelimit.state import RateLimits
 from tests.factories import AccountWithToken, Factory
 from tests.orders_api.support import START, Catalog, load_catalog
 
 ADMIN_TOKEN = "admin-test-token-0123456789"
+
+
+@pytest.fixture(autouse=True)
+def _frozen_time(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test with the app runs on the fake clock: windows and bans end when the test
+    calls clock.advance(), never mid-test because the wall clock crossed a window
+    boundary, and no test sleeps to see them end. The retry timer's monotonic clock moves
+    with it. Pure tests (no database) do not pay for the app."""
+    if "database_url" not in request.fixturenames:
+        return
+    fake = request.getfixturevalue("clock")
+    monkeypatch.setattr(app_clock, "monotonic", lambda: fake.now.timestamp())
 
 
 @pytest.fixture

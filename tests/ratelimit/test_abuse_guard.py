@@ -1,9 +1,7 @@
 """The abuse guard: client-caused creation failures at a high rate ban creating for a
 while; upstream failures never do."""
 
-import asyncio
-import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -33,20 +31,20 @@ async def fail_times(client, user, catalog: Catalog, n: int) -> None:
 
 class TestBan:
     async def test_repeated_no_offer_bans_creating(
-        self, client, user, catalog: Catalog, strict, factory
+        self, client, user, catalog: Catalog, strict, factory, clock
     ) -> None:
         await factory.rate("USD/IDR", "16250")
         await fail_times(client, user, catalog, 3)
-        started = time.time()
+        banned_at = clock.now
+        clock.advance(5)
         banned = await create(client, user, {"product_id": catalog.economy.id})
         assert banned.status_code == 429
         body = banned.json()
         assert body["success"] is False
         assert body["error"]["code"] == "TEMP_BANNED_ABUSE_GUARD"
         assert body["error"]["details"]["until"].endswith("Z")
-        until = until_of(banned).timestamp()
-        assert started + 58 <= until <= started + 62
-        assert 58 <= int(banned.headers["retry-after"]) <= 60
+        assert until_of(banned) == banned_at + timedelta(seconds=60)
+        assert banned.headers["retry-after"] == "55"
         assert "x-ratelimit-remaining" in banned.headers  # a limited route's response
         assert await balance(client, user) == START  # nothing was charged
 
@@ -130,13 +128,16 @@ class TestWhatCounts:
 
 class TestExpiry:
     async def test_the_ban_ends_and_counting_starts_afresh(
-        self, client, user, catalog: Catalog, guard_settings
+        self, client, user, catalog: Catalog, strict, clock, rate_limits: RateLimits
     ) -> None:
-        guard_settings(min_failures=3, failure_ratio=0.75, ban_seconds=1)
+        # At the start of a counting window, so the ban ends inside the same window and
+        # "afresh" is the guard's doing, not a new window's.
+        clock.advance(-(clock.now.timestamp() % rate_limits.guard.window))
         await fail_times(client, user, catalog, 3)
+        clock.advance(59)
         banned = await create(client, user, {"product_id": catalog.economy.id})
         assert banned.status_code == 429 and banned.headers["retry-after"] == "1"
-        await asyncio.sleep(1.2)
+        clock.advance(1)
         assert (await create(client, user, {"product_id": catalog.economy.id})).is_success
         # The failures that caused the ban do not cause another.
         await fail_times(client, user, catalog, 1)

@@ -25,6 +25,10 @@ from tests.e2e.server import free_port, running_server
 from tests.factories import Factory
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
+# Tests about sharing one budget must not fall back to per-process counters because a
+# loaded CI machine answered later than the production timeout (0.2 s): a fallback there
+# is a flake, not the behaviour under test. TestRedisDown keeps the short timeout.
+PATIENT = 5.0
 
 
 def redis_answers() -> bool:
@@ -68,7 +72,8 @@ async def test_two_apps_on_one_redis_share_the_budget(
     settings: Settings, factory: Factory, prefix: str
 ) -> None:
     user = await factory.account()
-    shared = {"redis_url": REDIS_URL, "rate_limit_key_prefix": prefix, "rate_limit_balance": 4}
+    shared = {"redis_url": REDIS_URL, "rate_limit_key_prefix": prefix, "rate_limit_balance": 4,
+              "rate_limit_redis_timeout_seconds": PATIENT}  # fmt: skip
     async with gateway(settings, **shared) as a, gateway(settings, **shared) as b:
         statuses = [
             (await c.get("/v1/balance", headers=user.headers)).status_code for c in (a, b) * 4
@@ -84,6 +89,7 @@ async def test_the_abuse_ban_is_shared(settings: Settings, factory: Factory, pre
     await factory.sandbox_catalog()
     user = await factory.account(balance=0)
     shared = {"redis_url": REDIS_URL, "rate_limit_key_prefix": prefix,
+              "rate_limit_redis_timeout_seconds": PATIENT,
               "abuse_min_failures": 2, "abuse_failure_ratio": 0.5}  # fmt: skip
     async with gateway(settings, **shared) as a, gateway(settings, **shared) as b:
         body = {"catalog_product_id": 1}
@@ -107,6 +113,19 @@ def black_hole() -> Iterator[int]:
         server.close()
 
 
+class CallCounter:
+    """Wraps a storage and counts the operations asked of it."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("incr", "get", "get_expiry", "clear"):
+            self.calls += 1
+        return getattr(self.inner, name)
+
+
 class TestRedisDown:
     """Fail-open: requests go on, counted per process; nothing waits on a dead Redis."""
 
@@ -123,21 +142,26 @@ class TestRedisDown:
                 rate_limit_balance=3,
                 rate_limit_redis_timeout_seconds=0.2,
             ) as c:
-                timings, statuses = [], []
-                for _ in range(4):
-                    started = time.perf_counter()
+                counters = limits_of(c.app).counters  # type: ignore[attr-defined]
+                counters.shared = shared = CallCounter(counters.shared)
+                started = time.perf_counter()
+                first = await c.get("/v1/balance", headers=user.headers)
+                first_took = time.perf_counter() - started
+                statuses = [first.status_code]
+                for _ in range(3):
                     response = await c.get("/v1/balance", headers=user.headers)
-                    timings.append(time.perf_counter() - started)
                     statuses.append(response.status_code)
                     assert "x-ratelimit-limit" in response.headers
                 assert statuses == [200, 200, 200, 429]
-                assert limits_of(c.app).counters.degraded  # type: ignore[attr-defined]
-        # The first call pays at most the timeout; the next ones skip Redis entirely.
-        assert timings[0] < 1.0, timings
-        assert max(timings[1:]) < 0.2, timings
+                assert counters.degraded
+        # The first call asked Redis once and gave up (a hang would take the test's own
+        # timeout; the bound is loose so a loaded machine does not fail it); the next ones,
+        # within the retry interval (time stands still), never ask Redis at all.
+        assert shared.calls == 1
+        assert first_took < 5, first_took
 
     async def test_redis_is_used_again_when_it_returns(
-        self, settings: Settings, factory: Factory, prefix: str
+        self, settings: Settings, factory: Factory, prefix: str, clock
     ) -> None:
         user = await factory.account()
         async with (
@@ -146,7 +170,8 @@ class TestRedisDown:
                 settings,
                 redis_url=f"redis://127.0.0.1:{proxy.port}/0",
                 rate_limit_key_prefix=prefix,
-                rate_limit_redis_retry_seconds=0.3,
+                rate_limit_redis_timeout_seconds=PATIENT,
+                rate_limit_redis_retry_seconds=5,
             ) as c,
         ):
             counters = limits_of(c.app).counters  # type: ignore[attr-defined]
@@ -156,7 +181,10 @@ class TestRedisDown:
             assert (await c.get("/v1/balance", headers=user.headers)).status_code == 200
             assert counters.degraded
             await proxy.start()
-            await asyncio.sleep(0.35)
+            clock.advance(4)  # within the retry interval: still counting in the process
+            assert (await c.get("/v1/balance", headers=user.headers)).status_code == 200
+            assert counters.degraded
+            clock.advance(1)
             response = await c.get("/v1/balance", headers=user.headers)
             assert response.status_code == 200 and not counters.degraded
             # Back on the shared counter: it kept the first request (2 of 600 used).
@@ -208,6 +236,7 @@ class Proxy:
         await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
 
 
+@pytest.mark.e2e
 async def test_two_serve_processes_on_one_redis_accept_no_more_than_the_limit(
     database_url: str, factory: Factory, tmp_path: Path, prefix: str
 ) -> None:
@@ -222,6 +251,7 @@ async def test_two_serve_processes_on_one_redis_accept_no_more_than_the_limit(
         "SMSGATE_BOOTSTRAP_DEMO": "false",
         "SMSGATE_RUN_WORKERS": "false",
         "SMSGATE_TOKEN_CACHE_SECONDS": "0",
+        "SMSGATE_RATE_LIMIT_REDIS_TIMEOUT_SECONDS": str(PATIENT),
     }
     with running_server(env, tmp_path) as one, running_server(env, tmp_path) as two:
         async with httpx.AsyncClient(headers=user.headers, timeout=10) as http:

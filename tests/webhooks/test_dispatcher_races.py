@@ -10,6 +10,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from app.db.engine import make_engine
@@ -83,6 +84,7 @@ def _worker(database_url: str, tmp: Path, **settings: str) -> subprocess.Popen[s
     )  # fmt: skip
 
 
+@pytest.mark.e2e
 async def test_a_killed_worker_loses_no_event(
     client, factory, sessionmaker, database_url, allow_private, receivers, tmp_path
 ):
