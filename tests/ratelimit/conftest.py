@@ -17,7 +17,7 @@ ADMIN_TOKEN = "admin-test-token-0123456789"
 
 @pytest.fixture
 def rate_limits(app: FastAPI) -> RateLimits:
-    limits: RateLimits = app.state.rate_limits
+    limits: RateLimits = app.state.runtime.rate_limits
     assert limits.limiter is not None
     return limits
 
@@ -61,5 +61,5 @@ async def user(factory: Factory, catalog: Catalog) -> AccountWithToken:
 
 @pytest.fixture
 def admin(app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    monkeypatch.setattr(app.state.settings, "admin_token", SecretStr(ADMIN_TOKEN))
+    monkeypatch.setattr(app.state.runtime.settings, "admin_token", SecretStr(ADMIN_TOKEN))
     return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
