@@ -72,7 +72,7 @@ def serve(
                 )
         return await bootstrap.create_demo_account(runtime.sessionmaker, settings)
 
-    demo = with_runtime(prepare, settings)
+    demo = with_runtime(prepare, settings, url)
     if demo is not None:
         typer.echo(
             "\nCreated the `demo` account. Its API token (shown once, saved to "

@@ -54,7 +54,7 @@ def sync_cmd(
         chosen = {c: p for c, p in runtime.providers.items() if code is None or c == code}
         return await jobs.sync_all(runtime.sessionmaker, chosen, settings)
 
-    outcomes = with_runtime(run, settings)
+    outcomes = with_runtime(run, settings, url)
     emit({"synced": [o.as_dict() for o in outcomes]})
     if any(o.error for o in outcomes):
         raise typer.Exit(1)

@@ -50,14 +50,19 @@ def database_url(settings: Settings) -> str:
         fail(f"cannot start the embedded Postgres in {settings.embedded_pgdata}: {exc}")
 
 
-def with_runtime(work: Callable[["Runtime"], Awaitable[T]], settings: Settings | None = None) -> T:
+def with_runtime(
+    work: Callable[["Runtime"], Awaitable[T]],
+    settings: Settings | None = None,
+    url: str | None = None,
+) -> T:
     """Run `work` with the process's runtime (database, providers; no workers) on the
-    configured database, closed afterwards; database and gateway errors become messages."""
+    configured database (or `url`, already resolved), closed afterwards; database and
+    gateway errors become messages."""
     from app import runtime
     from app.errors import GatewayError
 
     settings = settings or load_settings()
-    url = database_url(settings)
+    url = url or database_url(settings)
 
     async def run() -> T:
         async with runtime.running(settings, url=url) as built:
