@@ -1,4 +1,4 @@
-"""Annotated dependency aliases for routers: sessions, the caller, the enabled providers."""
+"""Annotated dependency aliases for routers: the runtime and its parts, sessions, the caller."""
 
 import hmac
 from collections.abc import AsyncIterator
@@ -6,16 +6,26 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from pydantic import SecretStr
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.auth.service import Principal, TokenAuthenticator
+from app.auth.service import Principal
+from app.config import Settings
 from app.errors import Unauthorized
 from app.orders.context import OrdersContext
+from app.ratelimit.state import RateLimits
+from app.runtime import Runtime
+
+
+def runtime(request: Request) -> Runtime:
+    """The process's object graph, which create_app's lifespan (or the worker's ops server)
+    puts on the app: the one read of app.state."""
+    built: Runtime = request.app.state.runtime
+    return built
 
 
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per request: committed when the handler returns, rolled back on error."""
-    async with request.app.state.sessionmaker() as session:
+    async with runtime(request).sessionmaker() as session:
         try:
             yield session
             await session.commit()
@@ -41,20 +51,36 @@ def token_matches(given: str, expected: SecretStr | None) -> bool:
 
 
 async def _principal(request: Request) -> Principal:
-    authenticator: TokenAuthenticator = request.app.state.authenticator
-    principal = await authenticator.authenticate(bearer_token(request))
+    principal = await runtime(request).authenticator.authenticate(bearer_token(request))
     if principal is None:
         raise Unauthorized()
     request.state.account_id = principal.account_id
     return principal
 
 
+async def _settings(request: Request) -> Settings:
+    return runtime(request).settings
+
+
+async def _sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+    return runtime(request).sessionmaker
+
+
 async def _provider_codes(request: Request) -> tuple[str, ...]:
-    return request.app.state.provider_codes  # type: ignore[no-any-return]
+    return runtime(request).provider_codes
 
 
 async def _orders(request: Request) -> OrdersContext:
-    return request.app.state.orders  # type: ignore[no-any-return]
+    return runtime(request).orders
+
+
+async def _rate_limits(request: Request) -> RateLimits:
+    return runtime(request).rate_limits
+
+
+# The aliases' dependencies are async: FastAPI would run a plain function in a thread.
+async def _runtime(request: Request) -> Runtime:
+    return runtime(request)
 
 
 # scope="function": the transaction commits when the handler returns, before the response
@@ -64,3 +90,7 @@ SessionDep = Annotated[AsyncSession, Depends(_session, scope="function")]
 PrincipalDep = Annotated[Principal, Depends(_principal)]
 ProviderCodesDep = Annotated[tuple[str, ...], Depends(_provider_codes)]
 OrdersDep = Annotated[OrdersContext, Depends(_orders)]
+RuntimeDep = Annotated[Runtime, Depends(_runtime)]
+SettingsDep = Annotated[Settings, Depends(_settings)]
+SessionmakerDep = Annotated[async_sessionmaker[AsyncSession], Depends(_sessionmaker)]
+RateLimitsDep = Annotated[RateLimits, Depends(_rate_limits)]

@@ -214,14 +214,14 @@ class FakeClock:
 def _fresh_rate_limits(request: pytest.FixtureRequest) -> None:
     """Ids restart with every test, so counters and bans keyed by them must too."""
     if "app" in request.fixturenames:
-        request.getfixturevalue("app").state.rate_limits.reset()
+        request.getfixturevalue("app").state.runtime.rate_limits.reset()
 
 
 @pytest.fixture
 def sandbox(app: FastAPI) -> Iterator[SandboxProvider]:
     """The app's sandbox adapter (inside its guard), fresh for each test (ids restart with
     every test, its breaker starts closed)."""
-    guarded: GuardedProvider = app.state.providers["sandbox"]
+    guarded: GuardedProvider = app.state.runtime.providers["sandbox"]
     provider: SandboxProvider = guarded.inner  # type: ignore[assignment]
     settings = provider.settings
     provider.reset()
@@ -241,7 +241,7 @@ def clock(monkeypatch: pytest.MonkeyPatch, sandbox: SandboxProvider) -> FakeCloc
 
 @pytest.fixture
 def orders_ctx(app: FastAPI) -> OrdersContext:
-    return app.state.orders  # type: ignore[no-any-return]
+    return app.state.runtime.orders  # type: ignore[no-any-return]
 
 
 @pytest.fixture

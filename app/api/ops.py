@@ -10,14 +10,12 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from app.api.envelope import ok
-from app.config import Settings
-from app.deps import bearer_token, token_matches
+from app.deps import bearer_token, runtime, token_matches
 from app.errors import ServiceUnavailable, Unauthorized
 from app.kit.json import JSONResponse
 from app.observability import metrics
-from app.observability.health import Readiness
 from app.observability.logs import get_logger
-from app.observability.metrics_db import Snapshot, SnapshotCache, SnapshotCollector
+from app.observability.metrics_db import Snapshot, SnapshotCollector
 
 # Liveness and readiness, also served by `smsgate worker` (app.workers.ops_server): both
 # read only `app.state.readiness`.
@@ -36,7 +34,7 @@ async def get_health() -> JSONResponse:
 @probes.get("/readyz")
 async def get_readiness(request: Request) -> JSONResponse:
     """Readiness: database reachable, schema at head, workers alive; 503 with details if not."""
-    readiness: Readiness = request.app.state.readiness
+    readiness = runtime(request).readiness
     ready, checks = await readiness.check()
     if not ready:
         raise ServiceUnavailable("Not ready.", details={"checks": checks})
@@ -45,7 +43,7 @@ async def get_readiness(request: Request) -> JSONResponse:
 
 def require_metrics_token(request: Request) -> None:
     """Open unless SMSGATE_METRICS_TOKEN is set (an empty value counts as unset)."""
-    settings: Settings = request.app.state.settings
+    settings = runtime(request).settings
     if settings.metrics_token is None or not settings.metrics_token.get_secret_value():
         return
     if not token_matches(bearer_token(request, "Metrics token required."), settings.metrics_token):
@@ -55,7 +53,7 @@ def require_metrics_token(request: Request) -> None:
 @router.get("/metrics", include_in_schema=False)
 async def get_metrics(request: Request) -> Response:
     require_metrics_token(request)
-    snapshots: SnapshotCache = request.app.state.metrics_db
+    snapshots = runtime(request).metrics_db
     snapshot: Snapshot | None
     try:
         snapshot = await snapshots.get()

@@ -14,17 +14,16 @@ from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 
-from app.deps import PrincipalDep
+from app.deps import PrincipalDep, runtime
 from app.errors import RateLimitExceeded
 from app.ratelimit.groups import group_of
 from app.ratelimit.guard import AbuseGuard
-from app.ratelimit.state import RateLimits
 
 T = TypeVar("T")
 
 
 async def enforce_rate_limit(request: Request, principal: PrincipalDep) -> None:
-    limits: RateLimits = request.app.state.rate_limits
+    limits = runtime(request).rate_limits
     limiter = limits.limiter
     if limiter is None:
         return
@@ -59,7 +58,7 @@ class CreateWatch:
 
 
 async def _abuse_guard(request: Request, principal: PrincipalDep) -> CreateWatch:
-    limits: RateLimits = request.app.state.rate_limits
+    limits = runtime(request).rate_limits
     await limits.guard.check(principal.account_id)
     return CreateWatch(limits.guard, principal.account_id)
 

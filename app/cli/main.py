@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.cli import ops as ops_cli
 from app.cli.providers import providers_cli
 from app.cli.ratelimit import ratelimits_cli
-from app.cli.support import database_url, emit, fail, in_transaction, load_settings
+from app.cli.support import database_url, emit, fail, in_transaction, load_settings, with_runtime
 from app.cli.webhooks import webhooks_cli
 
 T = TypeVar("T")
@@ -53,33 +53,26 @@ def serve(
 
     from app.cli import bootstrap, serving
     from app.db import migrate
-    from app.db.engine import make_engine, make_sessionmaker
-    from app.providers.registry import build_providers, close_providers
+    from app.runtime import Runtime
 
     settings = load_settings()
     logging_args = serving.prepare(settings)
     url = database_url(settings)
     migrate.upgrade(url)
 
-    async def prepare() -> bootstrap.DemoAccount | None:
-        engine = make_engine(url)
-        providers = build_providers(settings)
-        try:
-            sessionmaker = make_sessionmaker(engine)
-            outcomes = await bootstrap.sync_provider_catalogs(sessionmaker, providers, settings)
-            for outcome in outcomes:
-                if outcome.error:
-                    typer.echo(
-                        f"warning: provider {outcome.provider}: catalog sync failed: "
-                        f"{outcome.error}",
-                        err=True,
-                    )
-            return await bootstrap.create_demo_account(sessionmaker, settings)
-        finally:
-            await close_providers(providers)
-            await engine.dispose()
+    async def prepare(runtime: Runtime) -> bootstrap.DemoAccount | None:
+        outcomes = await bootstrap.sync_provider_catalogs(
+            runtime.sessionmaker, runtime.providers, settings
+        )
+        for outcome in outcomes:
+            if outcome.error:
+                typer.echo(
+                    f"warning: provider {outcome.provider}: catalog sync failed: {outcome.error}",
+                    err=True,
+                )
+        return await bootstrap.create_demo_account(runtime.sessionmaker, settings)
 
-    demo = asyncio.run(prepare())
+    demo = with_runtime(prepare, settings, url)
     if demo is not None:
         typer.echo(
             "\nCreated the `demo` account. Its API token (shown once, saved to "
@@ -108,15 +101,9 @@ def worker() -> None:
     """Run the background workers (order poller, webhook dispatcher) without serving HTTP."""
     import signal
 
-    from app.catalog.health import HealthWriter
+    from app import runtime
     from app.db import migrate
-    from app.db.engine import make_engine, make_sessionmaker
     from app.observability.logs import configure_logging
-    from app.orders.context import OrdersContext
-    from app.providers.registry import build_providers, close_providers
-    from app.workers.catalog_sync import CatalogSyncer
-    from app.workers.dispatcher import Dispatcher
-    from app.workers.poller import Poller
 
     settings = load_settings()
     configure_logging(settings)
@@ -125,35 +112,22 @@ def worker() -> None:
         fail("the database schema is not at head: run `smsgate migrate` (or serve) first")
 
     async def run() -> None:
-        engine = make_engine(url, settings)
-        writer = HealthWriter(engine)
-        providers = build_providers(settings, writer)
-        poller = Poller(OrdersContext(engine, providers, settings))
-        syncer = CatalogSyncer(engine, make_sessionmaker(engine), providers, settings)
-        dispatcher = Dispatcher(engine, settings)
-        loop = asyncio.get_running_loop()
+        async with runtime.running(settings, url=url, workers=True) as built:
+            ops = None
+            if settings.worker_port:
+                from app.workers.ops_server import OpsServer
 
-        stoppers = [poller.stop, syncer.stop, dispatcher.stop]
+                ops = OpsServer(built)
 
-        def stop() -> None:
-            for stopper in stoppers:
-                stopper()
+            def stop() -> None:
+                built.stop()
+                if ops is not None:
+                    ops.stop()
 
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop)
-        runs = [poller.run(), syncer.run(), dispatcher.run()]
-        if settings.worker_port:
-            from app.workers.ops_server import OpsServer
-
-            ops = OpsServer(settings, engine, poller, None)
-            stoppers.append(ops.stop)
-            runs.append(ops.run())
-        try:
-            await asyncio.gather(*runs)
-        finally:
-            await writer.drain()
-            await close_providers(providers)
-            await engine.dispose()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop)
+            await asyncio.gather(built.wait(), *([ops.run()] if ops is not None else []))
 
     typer.echo("smsgate worker: polling orders and delivering webhooks (Ctrl+C stops after "
                "the current round)", err=True)  # fmt: skip

@@ -145,12 +145,11 @@ def orders_export(
     finished_to: When = None,
 ) -> None:
     """Every matching order as CSV, streamed in batches."""
-    import asyncio
 
-    from app.cli.support import database_url, fail, load_settings
-    from app.db.engine import make_engine
+    from app.cli.support import fail, with_runtime
     from app.errors import GatewayError
     from app.ops import order_export as export
+    from app.runtime import Runtime
 
     try:
         f = _filter(account_id=account_id, status=status, provider=provider, country=country,
@@ -158,24 +157,21 @@ def orders_export(
                     finished_from=finished_from, finished_to=finished_to)  # fmt: skip
     except GatewayError as exc:
         fail(exc.message, 2)
-    url = database_url(load_settings())
 
-    async def run() -> int:
-        engine = make_engine(url)
+    async def run(runtime: Runtime) -> int:
         sink = output.open("wb") if output else sys.stdout.buffer
         rows = -1
         try:
-            async for chunk in export.csv_chunks(engine, f):
+            async for chunk in export.csv_chunks(runtime.engine, f):
                 sink.write(chunk)
                 rows += chunk.count(b"\n")
         finally:
             sink.flush()
             if output:
                 sink.close()
-            await engine.dispose()
         return rows
 
-    rows = asyncio.run(run())
+    rows = with_runtime(run)
     typer.echo(f"exported {rows} orders", err=True)
 
 

@@ -1,13 +1,19 @@
 """`smsgate providers …`: health, catalog sync, pricing rules and catalog mappings."""
 
-import asyncio
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.cli.support import database_url, emit, fail, in_transaction, load_settings
+from app.cli.support import (
+    database_url,
+    emit,
+    fail,
+    in_transaction,
+    load_settings,
+    with_runtime,
+)  # fmt: skip
 
 providers_cli = typer.Typer(
     help="Upstream providers: health, sync, pricing, mappings.", no_args_is_help=True
@@ -34,8 +40,7 @@ def sync_cmd(
     """Pull providers' catalogs now (prices, stock, new countries and services)."""
     from app.catalog import jobs
     from app.db import migrate
-    from app.db.engine import make_engine, make_sessionmaker
-    from app.providers.registry import build_providers, close_providers
+    from app.runtime import Runtime
 
     settings = load_settings()
     if code is not None and code not in settings.providers:
@@ -45,17 +50,11 @@ def sync_cmd(
     if not migrate.is_at_head(url):
         fail("the database schema is not at head: run `smsgate migrate` (or serve) first")
 
-    async def run() -> list[jobs.SyncOutcome]:
-        engine = make_engine(url)
-        providers = build_providers(settings)
-        try:
-            chosen = {c: p for c, p in providers.items() if code is None or c == code}
-            return await jobs.sync_all(make_sessionmaker(engine), chosen, settings)
-        finally:
-            await close_providers(providers)
-            await engine.dispose()
+    async def run(runtime: Runtime) -> list[jobs.SyncOutcome]:
+        chosen = {c: p for c, p in runtime.providers.items() if code is None or c == code}
+        return await jobs.sync_all(runtime.sessionmaker, chosen, settings)
 
-    outcomes = asyncio.run(run())
+    outcomes = with_runtime(run, settings, url)
     emit({"synced": [o.as_dict() for o in outcomes]})
     if any(o.error for o in outcomes):
         raise typer.Exit(1)

@@ -7,7 +7,7 @@ it without importing the command table that imports them.
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -15,6 +15,9 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
+
+if TYPE_CHECKING:  # the runtime imports every domain: commands import it when they run
+    from app.runtime import Runtime
 
 T = TypeVar("T")
 
@@ -47,21 +50,23 @@ def database_url(settings: Settings) -> str:
         fail(f"cannot start the embedded Postgres in {settings.embedded_pgdata}: {exc}")
 
 
-def in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run `work` in one transaction on the configured database; map errors to messages."""
-    from app.db.engine import make_engine, make_sessionmaker
+def with_runtime(
+    work: Callable[["Runtime"], Awaitable[T]],
+    settings: Settings | None = None,
+    url: str | None = None,
+) -> T:
+    """Run `work` with the process's runtime (database, providers; no workers) on the
+    configured database (or `url`, already resolved), closed afterwards; database and
+    gateway errors become messages."""
+    from app import runtime
     from app.errors import GatewayError
 
-    settings = load_settings()
-    url = database_url(settings)
+    settings = settings or load_settings()
+    url = url or database_url(settings)
 
     async def run() -> T:
-        engine = make_engine(url)
-        try:
-            async with make_sessionmaker(engine)() as session, session.begin():
-                return await work(session)
-        finally:
-            await engine.dispose()
+        async with runtime.running(settings, url=url) as built:
+            return await work(built)
 
     try:
         return asyncio.run(run())
@@ -71,3 +76,13 @@ def in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         if "does not exist" in str(exc) and "relation" in str(exc):
             fail("the database is not migrated: run `smsgate migrate` first")
         fail(f"database error: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+
+
+def in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run `work` in one transaction on the configured database; map errors to messages."""
+
+    async def run(built: "Runtime") -> T:
+        async with built.sessionmaker() as session, session.begin():
+            return await work(session)
+
+    return with_runtime(run)

@@ -1,4 +1,4 @@
-"""What the order services need at run time, built once per process by the lifespan."""
+"""What the order services need at run time, built once per process by app.runtime."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field

@@ -8,25 +8,21 @@ does not count them twice.
 """
 
 import contextlib
-from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.api.ops import probes, require_metrics_token
-from app.config import Settings
 from app.errors import install_handlers
 from app.observability import metrics
-from app.observability.health import Readiness
+from app.runtime import Runtime
 
 
-def create_worker_app(settings: Settings, readiness: Readiness) -> FastAPI:
+def create_worker_app(runtime: Runtime) -> FastAPI:
     app = FastAPI(title="smsgate worker", openapi_url=None, docs_url=None, redoc_url=None)
-    app.state.settings = settings
-    app.state.readiness = readiness
+    app.state.runtime = runtime  # the worker's own: its poller is the one /readyz watches
     install_handlers(app)
     app.include_router(probes)
 
@@ -41,13 +37,11 @@ def create_worker_app(settings: Settings, readiness: Readiness) -> FastAPI:
 class OpsServer:
     """uvicorn inside the worker's event loop; `stop()` ends it with the workers."""
 
-    def __init__(
-        self, settings: Settings, engine: AsyncEngine, poller: Any, poller_task: Any
-    ) -> None:
-        app = create_worker_app(settings, Readiness(engine, settings, poller, poller_task))
+    def __init__(self, runtime: Runtime) -> None:
+        settings = runtime.settings
         config = uvicorn.Config(
-            app, host=settings.host, port=settings.worker_port, log_config=None,
-            access_log=False, lifespan="off",
+            create_worker_app(runtime), host=settings.host, port=settings.worker_port,
+            log_config=None, access_log=False, lifespan="off",
         )  # fmt: skip
         self.server = uvicorn.Server(config)
         # The worker has its own signal handlers; uvicorn must not swap (or re-raise) them.

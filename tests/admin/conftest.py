@@ -12,10 +12,10 @@ ADMIN_TOKEN = "admin-test-token-0123456789"
 @pytest.fixture
 def admin(app: FastAPI) -> Iterator[dict[str, str]]:
     """Turn the admin API on for one test; the headers that authenticate as admin."""
-    settings = app.state.settings
-    app.state.settings = settings.model_copy(update={"admin_token": SecretStr(ADMIN_TOKEN)})
+    settings = app.state.runtime.settings
+    app.state.runtime.settings = settings.model_copy(update={"admin_token": SecretStr(ADMIN_TOKEN)})
     yield {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-    app.state.settings = settings
+    app.state.runtime.settings = settings
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def cached_tokens(app: FastAPI) -> Iterator[None]:
     revoke and disable must clear the cache, or the old answer would be served."""
     from app.auth.service import TokenAuthenticator
 
-    saved = app.state.authenticator
-    app.state.authenticator = TokenAuthenticator(app.state.sessionmaker, 3600)
+    saved = app.state.runtime.authenticator
+    app.state.runtime.authenticator = TokenAuthenticator(app.state.runtime.sessionmaker, 3600)
     yield
-    app.state.authenticator = saved
+    app.state.runtime.authenticator = saved

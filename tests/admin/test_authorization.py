@@ -83,7 +83,7 @@ async def test_every_admin_route(
 async def test_admin_api_is_off_without_a_configured_token(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
-    assert app.state.settings.admin_token is None
+    assert app.state.runtime.settings.admin_token is None
     for method, path in admin_routes(app):
         response = await _call(client, method, path, ADMIN_TOKEN)
         assert response.status_code == 403, f"{method} {path}"

@@ -58,7 +58,7 @@ async def test_export_of_100k_orders_keeps_memory_flat(
     accounts = [(await factory.account()).id for _ in range(3)]
     total = 100_000
     await bulk_orders(sessionmaker, total, accounts, START)
-    engine = app.state.orders.autocommit
+    engine = app.state.runtime.orders.autocommit
 
     began = time.perf_counter()
     untraced = 0

@@ -104,20 +104,21 @@ async def test_the_gateway_over_three_real_protocols(
     client: httpx.AsyncClient = gateway.state.client
     otpget: FakeOtpget = upstreams["otpget"]
     smscode: FakeSmscode = upstreams["smscode"]
-    providers = gateway.state.providers
-    poller = Poller(gateway.state.orders)
+    providers = gateway.state.runtime.providers
+    poller = Poller(gateway.state.runtime.orders)
 
     # --- sync: PKR converted, unmapped reported; an ops mapping puts the cheap server
     # under WhatsApp/Pakistan next to the activations -------------------------------------
     await factory.rate("PKR/IDR", PKR_IDR)
     outcomes = {
-        o.provider: o for o in await jobs.sync_all(sessionmaker, providers, gateway.state.settings)
+        o.provider: o
+        for o in await jobs.sync_all(sessionmaker, providers, gateway.state.runtime.settings)
     }
     assert all(o.error is None for o in outcomes.values()), outcomes
     assert "1 (Random Facebook)" in outcomes["otpget_cheap"].report.unmapped_countries
     async with sessionmaker() as session, session.begin():
         await set_mapping(session, "otpget_cheap", "service", "Pakistan Server 2", "whatsapp")
-    await jobs.sync_all(sessionmaker, providers, gateway.state.settings)
+    await jobs.sync_all(sessionmaker, providers, gateway.state.runtime.settings)
 
     umbrella = await _umbrella(sessionmaker, "otpget", "1:61:102")
     async with sessionmaker() as session:

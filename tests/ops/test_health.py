@@ -72,7 +72,7 @@ async def test_migrations_behind(settings, fresh_database):
             "status": "behind", "current": [previous], "head": [head.revision]}  # fmt: skip
 
         await asyncio.to_thread(migrate.upgrade, url)
-        app.state.readiness.settings = app.state.readiness.settings.model_copy(
+        app.state.runtime.readiness.settings = app.state.runtime.readiness.settings.model_copy(
             update={"readyz_cache_seconds": 0}
         )
         assert (await get(app, "/readyz")).status_code == 200
@@ -83,7 +83,7 @@ async def test_poller_stopped_or_stalled(settings, fresh_database):
     await asyncio.to_thread(migrate.upgrade, url)
     app = create_app(settings.model_copy(update={"database_url": url, "run_workers": True}))
     async with LifespanManager(app):
-        readiness = app.state.readiness
+        readiness = app.state.runtime.readiness
         response = await get(app, "/readyz")
         assert response.status_code == 200, response.text
         assert response.json()["data"]["checks"]["workers"] == {"status": "ok"}

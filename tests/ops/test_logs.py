@@ -102,8 +102,8 @@ async def test_secrets_never_reach_the_logs(
         secret_values(logged_settings)
     )
     configure_logging(logged_settings)
-    original = app.state.settings
-    app.state.settings = logged_settings
+    original = app.state.runtime.settings
+    app.state.runtime.settings = logged_settings
     try:
         await factory.sandbox_catalog()
         catalog = await load_catalog(sessionmaker)
@@ -145,7 +145,7 @@ async def test_secrets_never_reach_the_logs(
             log.exception("upstream exploded")
         logging.getLogger("stdlib").info("metrics token is %s", metrics_token)
     finally:
-        app.state.settings = original
+        app.state.runtime.settings = original
         configure_logging(settings)
 
     captured = capsys.readouterr()

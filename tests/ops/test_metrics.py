@@ -34,7 +34,7 @@ EXPECTED_FAMILIES = {
 @pytest.fixture(autouse=True)
 def fresh_db_gauges(app, monkeypatch):
     """Database gauges re-read at every scrape (the default remembers them 5 s)."""
-    monkeypatch.setattr(app.state.metrics_db, "ttl", 0)
+    monkeypatch.setattr(app.state.runtime.metrics_db, "ttl", 0)
 
 
 async def scrape(client) -> dict:
@@ -174,8 +174,10 @@ async def test_provider_call_outcomes(client):
 
 
 async def test_metrics_token_when_configured(app, client):
-    settings = app.state.settings
-    app.state.settings = settings.model_copy(update={"metrics_token": SecretStr("scrape-me-1")})
+    settings = app.state.runtime.settings
+    app.state.runtime.settings = settings.model_copy(
+        update={"metrics_token": SecretStr("scrape-me-1")}
+    )
     try:
         for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "scrape-me-1"}):
             response = await client.get("/metrics", headers=headers)
@@ -184,10 +186,10 @@ async def test_metrics_token_when_configured(app, client):
         response = await client.get("/metrics", headers={"Authorization": "Bearer scrape-me-1"})
         assert response.status_code == 200 and "smsgate_http_requests_total" in response.text
         # An empty token is no token (the admin API reads it the same way): open.
-        app.state.settings = settings.model_copy(update={"metrics_token": SecretStr("")})
+        app.state.runtime.settings = settings.model_copy(update={"metrics_token": SecretStr("")})
         assert (await client.get("/metrics")).status_code == 200
     finally:
-        app.state.settings = settings
+        app.state.runtime.settings = settings
 
 
 async def test_database_gauges_absent_but_process_metrics_served_when_db_fails(
@@ -196,7 +198,7 @@ async def test_database_gauges_absent_but_process_metrics_served_when_db_fails(
     async def broken():
         raise OSError("connection refused")
 
-    monkeypatch.setattr(app.state.metrics_db, "get", broken)
+    monkeypatch.setattr(app.state.runtime.metrics_db, "get", broken)
     response = await client.get("/metrics")
     assert response.status_code == 200
     families, samples = parse_metrics(response.text)

@@ -30,7 +30,7 @@ def _frozen_time(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 
 @pytest.fixture
 def rate_limits(app: FastAPI) -> RateLimits:
-    limits: RateLimits = app.state.rate_limits
+    limits: RateLimits = app.state.runtime.rate_limits
     assert limits.limiter is not None
     return limits
 
@@ -74,5 +74,5 @@ async def user(factory: Factory, catalog: Catalog) -> AccountWithToken:
 
 @pytest.fixture
 def admin(app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    monkeypatch.setattr(app.state.settings, "admin_token", SecretStr(ADMIN_TOKEN))
+    monkeypatch.setattr(app.state.runtime.settings, "admin_token", SecretStr(ADMIN_TOKEN))
     return {"Authorization": f"Bearer {ADMIN_TOKEN}"}

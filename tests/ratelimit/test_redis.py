@@ -65,7 +65,7 @@ async def gateway(settings: Settings, **changes: Any) -> AsyncIterator[httpx.Asy
 
 
 def limits_of(app: FastAPI) -> RateLimits:
-    return app.state.rate_limits  # type: ignore[no-any-return]
+    return app.state.runtime.rate_limits  # type: ignore[no-any-return]
 
 
 async def test_two_apps_on_one_redis_share_the_budget(

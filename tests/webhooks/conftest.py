@@ -32,6 +32,6 @@ def allow_private(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> Settin
 
 @pytest.fixture
 async def dispatcher(app, settings: Settings) -> AsyncIterator[Dispatcher]:  # type: ignore[no-untyped-def]
-    made = Dispatcher(app.state.engine, settings)
+    made = Dispatcher(app.state.runtime.engine, settings)
     yield made
     await made.close()

@@ -196,8 +196,10 @@ async def test_no_more_claims_than_free_slots(
     async with sessionmaker() as session, session.begin():
         await repository.drop_stream(session, y.id)  # only a replay of y's event is queued
         await service.redeliver_event(session, event)
-    one_slot = Dispatcher(app.state.engine, settings.model_copy(update={"webhook_concurrency": 1}))
-    other = Dispatcher(app.state.engine, settings)
+    one_slot = Dispatcher(
+        app.state.runtime.engine, settings.model_copy(update={"webhook_concurrency": 1})
+    )
+    other = Dispatcher(app.state.runtime.engine, settings)
     try:
         busy = asyncio.create_task(one_slot.tick())
         await _arrived(slow)  # x's stream holds the only slot; y's replay was not claimed

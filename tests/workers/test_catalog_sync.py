@@ -29,7 +29,7 @@ async def test_replicas_sync_each_provider_once_per_interval(
     await factory.sandbox_catalog()
     provider = CountingSandbox(sandbox)
     tuned = settings.model_copy(update={"catalog_sync_seconds": 600})
-    engine = app.state.engine
+    engine = app.state.runtime.engine
     syncers = [CatalogSyncer(engine, sessionmaker, {"sandbox": provider}, tuned)
                for _ in range(4)]  # fmt: skip
 

@@ -11,7 +11,7 @@ from app.api.admin.params import Id, Limit
 from app.api.envelope import ok
 from app.auth import service as auth_service
 from app.auth.service import TokenAuthenticator
-from app.deps import SessionDep
+from app.deps import SessionDep, runtime
 from app.ledger import service as ledger_service
 from app.ops import accounts
 
@@ -25,11 +25,11 @@ class AccountCreate(BaseModel):
 
 
 def _authenticator(request: Request) -> TokenAuthenticator:
-    return request.app.state.authenticator  # type: ignore[no-any-return]
+    return runtime(request).authenticator
 
 
 def _sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
-    return request.app.state.sessionmaker  # type: ignore[no-any-return]
+    return runtime(request).sessionmaker
 
 
 @router.post("")

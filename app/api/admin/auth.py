@@ -7,13 +7,12 @@ is known to be not an operator, or is guessing. Compared in constant time.
 
 from fastapi import Request
 
-from app.config import Settings
-from app.deps import bearer_token, token_matches
+from app.deps import bearer_token, runtime, token_matches
 from app.errors import Forbidden
 
 
 async def require_admin(request: Request) -> None:
-    settings: Settings = request.app.state.settings
+    settings = runtime(request).settings
     token = bearer_token(request, "Missing admin token.")
     if settings.admin_token is None or not settings.admin_token.get_secret_value():
         raise Forbidden("The admin API is disabled: set SMSGATE_ADMIN_TOKEN.")

@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from app.api.envelope import ok
 from app.catalog import health, jobs, provider_settings, providers, sync
-from app.deps import OrdersDep, SessionDep
+from app.deps import OrdersDep, SessionDep, runtime
 from app.errors import Conflict, NotFound, ProviderError
 from app.providers.base import UpstreamError
 
@@ -88,7 +88,7 @@ async def sync_now(code: Code, request: Request, ctx: OrdersDep) -> Response:
         raise NotFound(f"Provider {code!r} is not enabled here (SMSGATE_PROVIDERS).")
     try:
         report = await jobs.sync_provider(
-            request.app.state.sessionmaker, code, provider, ctx.settings
+            runtime(request).sessionmaker, code, provider, ctx.settings
         )
     except UpstreamError as exc:
         raise ProviderError(f"Catalog sync failed: {exc.message}") from None

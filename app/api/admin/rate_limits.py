@@ -10,10 +10,9 @@ from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from app.api.envelope import ok
-from app.deps import SessionDep
+from app.deps import SessionDep, runtime
 from app.kit.json import JSONResponse
 from app.ratelimit import service
-from app.ratelimit.state import RateLimits
 
 router = APIRouter(prefix="/accounts/{account_id}/rate-limits", tags=["admin rate limits"])
 
@@ -28,7 +27,7 @@ class LimitOverride(BaseModel):
 
 
 def _forget(request: Request, account_id: int) -> None:
-    limits: RateLimits = request.app.state.rate_limits
+    limits = runtime(request).rate_limits
     limits.forget_overrides(account_id)
 
 
@@ -37,7 +36,7 @@ async def get_rate_limits(
     request: Request, session: SessionDep, account_id: AccountId
 ) -> JSONResponse:
     """Every group's limit for the account: default, override, and the one in force."""
-    return ok(await service.show(session, request.app.state.settings, account_id))
+    return ok(await service.show(session, runtime(request).settings, account_id))
 
 
 @router.put("/{group}")
@@ -49,7 +48,7 @@ async def put_rate_limit(
     await service.set_override(session, account_id, group, body.limit)
     await session.commit()  # before forgetting the cached one, or it could be re-read stale
     _forget(request, account_id)
-    return ok(await service.show(session, request.app.state.settings, account_id))
+    return ok(await service.show(session, runtime(request).settings, account_id))
 
 
 @router.delete("/{group}")
@@ -60,7 +59,7 @@ async def delete_rate_limit(
     await service.clear_overrides(session, account_id, group)
     await session.commit()
     _forget(request, account_id)
-    return ok(await service.show(session, request.app.state.settings, account_id))
+    return ok(await service.show(session, runtime(request).settings, account_id))
 
 
 @router.delete("")
@@ -71,4 +70,4 @@ async def delete_rate_limits(
     await service.clear_overrides(session, account_id, None)
     await session.commit()
     _forget(request, account_id)
-    return ok(await service.show(session, request.app.state.settings, account_id))
+    return ok(await service.show(session, runtime(request).settings, account_id))

@@ -5,8 +5,7 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from app.api.envelope import ERRORS, Envelope, ok
-from app.config import Settings
-from app.deps import PrincipalDep, SessionDep
+from app.deps import PrincipalDep, SessionDep, runtime
 from app.webhooks import sender, service
 
 router = APIRouter(tags=["webhook"], responses=ERRORS)
@@ -40,7 +39,7 @@ async def update_webhook(
     body: WebhookUpdate, request: Request, principal: PrincipalDep, session: SessionDep
 ) -> Response:
     """Change the webhook URL and/or secret; re-enables delivery."""
-    settings: Settings = request.app.state.settings
+    settings = runtime(request).settings
     changes = {name: getattr(body, name) for name in body.model_fields_set}
     return ok(await service.update_config(session, principal.account_id, changes, settings))
 
@@ -50,7 +49,7 @@ async def test_webhook(request: Request, principal: PrincipalDep) -> Response:
     """Send a webhook.test event and report the status the endpoint answered."""
     async with sender.make_client() as client:
         result = await service.send_test(
-            request.app.state.sessionmaker, client, principal.account_id,
-            request.app.state.settings,
+            runtime(request).sessionmaker, client, principal.account_id,
+            runtime(request).settings,
         )  # fmt: skip
     return ok(result)
