@@ -18,7 +18,6 @@ from typing import Any
 from app.idempotency import service as idempotency
 from app.kit import clock
 from app.observability import metrics
-from app.orders import repository
 from app.orders.context import OrdersContext
 from app.orders.worker import OrdersStep
 from app.workers.loop import Worker
