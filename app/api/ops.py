@@ -17,7 +17,7 @@ from app.observability import metrics
 from app.observability.logs import get_logger
 from app.observability.metrics_db import Snapshot, SnapshotCollector
 
-# Liveness and readiness, also served by `smsgate worker` (app.workers.ops_server): both
+# Liveness and readiness, also served by `smsgate worker` (app.cli.worker_server): both
 # read only `app.state.readiness`.
 probes = APIRouter(tags=["operations"])
 router = APIRouter(tags=["operations"])

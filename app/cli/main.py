@@ -115,7 +115,7 @@ def worker() -> None:
         async with runtime.running(settings, url=url, workers=True) as built:
             ops = None
             if settings.worker_port:
-                from app.workers.ops_server import OpsServer
+                from app.cli.worker_server import OpsServer
 
                 ops = OpsServer(built)
 

@@ -3,10 +3,13 @@
 import base64
 import binascii
 
-from app.errors import field_error
-
 MAX_ID = 2**62
 _TAG = "k1"
+NOT_OURS = "not a cursor this endpoint returned"  # the 422 message callers give
+
+
+class InvalidCursor(ValueError):
+    """A cursor this API did not hand out; the caller answers 422 naming its own field."""
 
 
 def encode_cursor(last_id: int) -> str:
@@ -14,7 +17,7 @@ def encode_cursor(last_id: int) -> str:
 
 
 def decode_cursor(cursor: str | None) -> int | None:
-    """The id a cursor stands for; None for no cursor; 422 for one we did not make."""
+    """The id a cursor stands for; None for no cursor; InvalidCursor for one we did not make."""
     if not cursor:
         return None
     try:
@@ -22,7 +25,7 @@ def decode_cursor(cursor: str | None) -> int | None:
         tag, _, value = raw.partition(":")
         last_id = int(value)
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise field_error("cursor", "not a cursor this endpoint returned") from None
+        raise InvalidCursor(cursor) from None
     if tag != _TAG or not 0 < last_id <= MAX_ID:
-        raise field_error("cursor", "not a cursor this endpoint returned")
+        raise InvalidCursor(cursor)
     return last_id

@@ -19,7 +19,7 @@ from app.accounts.models import Account
 from app.catalog.models import CatalogProduct, Country, Operator, Provider, Service
 from app.db.engine import Db
 from app.errors import field_error
-from app.kit.pagination import decode_cursor, encode_cursor
+from app.kit.pagination import NOT_OURS, InvalidCursor, decode_cursor, encode_cursor
 from app.orders.models import Order, OrderStatus
 
 _PHONE_JUNK = re.compile(r"[\s+()\-.]")
@@ -152,7 +152,10 @@ def statement(f: OrderFilter) -> Select[*tuple[Any, ...]]:
 
 async def search(session: Db, f: OrderFilter, *, limit: int, cursor: str | None) -> Page:
     """One page of matching orders, newest first; `next_cursor` is None on the last page."""
-    before = decode_cursor(cursor)
+    try:
+        before = decode_cursor(cursor)
+    except InvalidCursor:
+        raise field_error("cursor", NOT_OURS) from None
     stmt = statement(f).limit(limit + 1)
     if before is not None:
         stmt = stmt.where(Order.id < before)

@@ -19,7 +19,7 @@ from app.orders.service import fail_and_refund
 from app.providers.base import UpstreamError, UpstreamState, UpstreamStatus
 
 if TYPE_CHECKING:  # the loop imports this module; only its type is needed here
-    from app.workers.polling import Lanes
+    from app.kit.polling import Lanes
 
 log = logging.getLogger(__name__)
 

@@ -17,11 +17,11 @@ from typing import Any
 
 from app.idempotency import service as idempotency
 from app.kit import clock
+from app.kit.polling import Lanes, PollStep
 from app.observability import metrics
 from app.orders.context import OrdersContext
 from app.orders.worker import OrdersStep
 from app.workers.loop import Worker
-from app.workers.polling import Lanes, PollStep
 
 log = logging.getLogger(__name__)
 

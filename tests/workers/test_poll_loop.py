@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.orders.context import OrdersContext
 from app.workers.poller import Poller
-from app.workers.polling import Lanes
+from app.kit.polling import Lanes
 
 LEASE = 30.0
 

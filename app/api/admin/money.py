@@ -11,7 +11,7 @@ from app.api.envelope import ok, success_bytes
 from app.api.idempotent import Endpoint, IdempotencyKey
 from app.deps import SessionDep
 from app.errors import field_error
-from app.kit.pagination import decode_cursor, encode_cursor
+from app.kit.pagination import NOT_OURS, InvalidCursor, decode_cursor, encode_cursor
 from app.ledger import credits, history
 from app.ledger.service import MAX_AMOUNT
 
@@ -85,7 +85,10 @@ async def list_ledger(
     until: Until = None,
 ) -> Response:
     """Ledger rows newest first; balance_after is the running balance."""
-    before = decode_cursor(cursor)
+    try:
+        before = decode_cursor(cursor)
+    except InvalidCursor:
+        raise field_error("cursor", NOT_OURS) from None
     rows = await history.entries(
         session,
         account_id,
