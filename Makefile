@@ -33,6 +33,7 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check app tests migrations
 	$(BIN)/ruff format --check app tests migrations
 	$(BIN)/mypy app
+	$(BIN)/lint-imports
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m tests.bench.run
