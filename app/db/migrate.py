@@ -11,7 +11,7 @@ from alembic.script import ScriptDirectory
 from app.config import Settings, get_settings
 from app.db.engine import make_engine
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # app/db/migrate.py → the checkout
 
 
 def resolve_database_url(settings: Settings | None = None) -> str:
