@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from app.config import Settings, UpstreamCaps
 from app.providers import otpget, otpget_cheap, sandbox, smscode
@@ -89,6 +89,20 @@ def load_blocks(
     if problems:
         raise ProviderSettingsError("; ".join(dict.fromkeys(problems)))
     return blocks
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """The credentials in the enabled providers' blocks, for the log scrubber. A block that
+    does not load is skipped: start-up refuses it anyway (`load_blocks`)."""
+    found: list[str] = []
+    for code in settings.providers:
+        adapter = ADAPTERS.get(code)
+        try:
+            block = adapter.settings() if adapter else None
+        except ValidationError:
+            continue
+        found += [v.get_secret_value() for _, v in block or () if isinstance(v, SecretStr)]
+    return found
 
 
 def timeouts(settings: Settings) -> Timeouts:

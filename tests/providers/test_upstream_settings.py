@@ -192,3 +192,15 @@ def test_caps_per_provider_override_the_defaults(monkeypatch: pytest.MonkeyPatch
         load_blocks(settings(upstream_caps={"nope": {}}))
     with pytest.raises(ValueError):
         settings(upstream_caps={"otpget": {"burst": 3}})
+
+
+def test_the_log_scrubber_knows_the_enabled_providers_credentials(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from app.observability.logs import secret_values
+
+    monkeypatch.setenv("SMSGATE_OTPGET_API_KEY", "k-otp-in-logs")
+    monkeypatch.setenv("SMSGATE_SMSCODE_TOKEN", "t-sms-in-logs")
+    found = secret_values(settings(providers="sandbox,otpget"))
+    assert "k-otp-in-logs" in found and "t-sms-in-logs" not in found  # smscode is off
+    assert "t-sms-in-logs" in secret_values(settings(providers="smscode"))
