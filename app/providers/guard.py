@@ -198,6 +198,9 @@ class GuardedProvider:
         self._limiter = AsyncLimiter(policy.max_rps, 1.0) if policy.max_rps else None
         self._paused_until = 0.0
         for operation in operations(inner):
+            if hasattr(GuardedProvider, operation) or operation in vars(self):
+                # An adapter call named like the guard's own (`call`, `usable`) would hide it.
+                raise TypeError(f"{self.code}: operation {operation!r} clashes with the guard")
             setattr(self, operation, self._guarded(operation, getattr(inner, operation)))
 
     def __getattr__(self, name: str) -> Any:

@@ -318,3 +318,12 @@ def test_a_guarded_adapter_offers_exactly_its_adapters_capabilities():
     assert list(sources({"s": guard, "p": GuardedProvider(Pinger(), POLICY)}, CatalogSource)) == [
         "s"
     ]
+
+
+def test_an_operation_named_like_the_guards_own_is_refused():
+    class Clashing(Pinger):
+        async def usable(self) -> bool:  # would hide the routing check
+            return True
+
+    with pytest.raises(TypeError, match="'usable' clashes"):
+        GuardedProvider(Clashing(), POLICY)
