@@ -201,20 +201,20 @@ class GuardedProvider:
             if hasattr(GuardedProvider, operation) or operation in vars(self):
                 # An adapter call named like the guard's own (`call`, `usable`) would hide it.
                 raise TypeError(f"{self.code}: operation {operation!r} clashes with the guard")
-            setattr(self, operation, self._guarded(operation, getattr(inner, operation)))
+            setattr(self, operation, self._guarded(operation))
 
     def __getattr__(self, name: str) -> Any:
         # Only what __init__ did not bind: data attributes and sync helpers, never a call.
         return getattr(self.inner, name)
 
-    def _guarded(
-        self, operation: str, method: Callable[..., Awaitable[Any]]
-    ) -> Callable[..., Awaitable[Any]]:
-        @functools.wraps(method)
+    def _guarded(self, operation: str) -> Callable[..., Awaitable[Any]]:
         async def guarded(*args: Any, **kwargs: Any) -> Any:
+            # Looked up at call time, like a direct call would: a method replaced on the
+            # adapter later (a test's spy) is the one that runs.
+            method = getattr(self.inner, operation)
             return await self.call(operation, lambda: method(*args, **kwargs))
 
-        return guarded
+        return functools.update_wrapper(guarded, getattr(type(self.inner), operation))
 
     async def aclose(self) -> None:
         close = getattr(self.inner, "aclose", None)

@@ -327,3 +327,14 @@ def test_an_operation_named_like_the_guards_own_is_refused():
 
     with pytest.raises(TypeError, match="'usable' clashes"):
         GuardedProvider(Clashing(), POLICY)
+
+
+async def test_a_method_replaced_on_the_adapter_later_is_the_one_called():
+    pinger = Pinger()
+    guard = GuardedProvider(pinger, POLICY)
+
+    async def spy(target: str) -> str:
+        return f"spied {target}"
+
+    pinger.ping = spy  # type: ignore[method-assign]
+    assert await guard.ping("a") == "spied a"  # type: ignore[attr-defined]
