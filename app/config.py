@@ -1,4 +1,9 @@
-"""The only place that reads the environment: every knob is documented in .env.example."""
+"""The core settings (SMSGATE_*), documented in .env.example.
+
+Each provider adapter declares its own block (SMSGATE_SANDBOX_*, SMSGATE_OTPGET_* …) in its
+module; `app.providers.registry` reads the blocks of the enabled providers and checks the
+provider codes named here. What every upstream shares (timeouts, caps, the breaker) is core.
+"""
 
 from decimal import Decimal
 from functools import lru_cache
@@ -12,17 +17,8 @@ from pydantic import (
     Field,
     SecretStr,
     field_validator,
-    model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-
-KNOWN_PROVIDERS = ("sandbox", "otpget", "otpget_cheap", "smscode")  # = registry.ADAPTERS
-# The credential each upstream needs, by provider code (checked at start).
-PROVIDER_SECRETS = {
-    "otpget": "otpget_api_key",
-    "otpget_cheap": "otpget_api_key",
-    "smscode": "smscode_token",
-}
 
 
 class UpstreamCaps(BaseModel):
@@ -113,18 +109,6 @@ class Settings(BaseSettings):
     abuse_failure_ratio: float = Field(default=0.9, gt=0, le=1)
     abuse_ban_seconds: int = Field(default=300, ge=1, le=86_400)
 
-    # --- The sandbox provider: fake numbers whose behaviour is set here ---------------
-    sandbox_sms_delay_seconds: float = Field(default=5.0, ge=0)
-    sandbox_min_cancel_seconds: int = Field(default=120, ge=0)
-    sandbox_rental_seconds: int = Field(default=1200, ge=1)
-    sandbox_resend_cooldown_seconds: int = Field(default=30, ge=0)
-    # Share of purchases that fail (split evenly: no stock, timeout, error, garbage).
-    sandbox_failure_rate: float = Field(default=0.0, ge=0, le=1)
-    # Share of numbers that never get an SMS (they expire), and that get one without a code.
-    sandbox_no_sms_rate: float = Field(default=0.05, ge=0, le=1)
-    sandbox_codeless_rate: float = Field(default=0.05, ge=0, le=1)
-    sandbox_latency_ms: int = Field(default=0, ge=0, le=60_000)
-
     # `smsgate worker` serves /healthz, /readyz and its own /metrics on this port of
     # SMSGATE_HOST (0 = not at all).
     worker_port: int = Field(default=0, ge=0, le=65535)
@@ -154,21 +138,7 @@ class Settings(BaseSettings):
     # {"otpget": {"concurrency": 8, "rps": 5}}; a part left out takes the default.
     upstream_caps: dict[str, UpstreamCaps] = Field(default_factory=dict)
 
-    # --- Upstream providers ---
-    # OTPGet (otpget: activations, otpget_cheap: 15-minute numbers) share a key and base URL.
-    otpget_base_url: str = "https://otpget.com/stubs"
-    otpget_api_key: SecretStr | None = None
-    # Which OTPGet provider types (1-6) the otpget adapter sells.
-    otpget_types: Annotated[list[int], NoDecode] = [1]
-    # OTPGet refuses cancels for 2 minutes after purchase (EARLY_CANCEL_DENIED).
-    otpget_min_cancel_seconds: int = Field(default=120, ge=0)
-    # How long an OTPGet activation is ours (undocumented upstream; sms-activate's 20 min).
-    otpget_rental_seconds: int = Field(default=1200, ge=60)
-    smscode_base_url: str = "https://api.smscode.gg"
-    smscode_token: SecretStr | None = None
-    # Idempotency keys sent to smscode are `<prefix>-<order id>`: make it unique per gateway
-    # sharing one smscode account (and change it after resetting the database).
-    smscode_idempotency_prefix: str = Field(default="smsgate", pattern=r"^[A-Za-z0-9_-]{1,40}$")
+    # --- Upstream providers: what they all share (their own blocks: app/providers) ---
     upstream_connect_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     upstream_read_timeout_seconds: float = Field(default=20.0, gt=0, le=120)
     # Extra attempts for read-only upstream calls (status, balance, catalog); never purchases.
@@ -218,50 +188,8 @@ class Settings(BaseSettings):
             value = [part for part in (p.strip() for p in value.split(",")) if part]
         if isinstance(value, list):
             codes = [str(code).strip().lower() for code in value]
-            unknown = sorted(set(codes) - set(KNOWN_PROVIDERS))
-            if unknown:
-                raise ValueError(
-                    f"SMSGATE_PROVIDERS names unknown provider(s) {', '.join(unknown)}; "
-                    f"known: {', '.join(KNOWN_PROVIDERS)}"
-                )
+            # Which codes exist is the registry's to say (checked at start).
             return list(dict.fromkeys(codes))
-        return value
-
-    @field_validator("otpget_types", mode="before")
-    @classmethod
-    def _split_types(cls, value: object) -> object:
-        if isinstance(value, str | int):
-            value = [part.strip() for part in str(value).split(",") if part.strip()]
-        if isinstance(value, list):
-            try:
-                types = [int(v) for v in value]
-            except (TypeError, ValueError):
-                raise ValueError("SMSGATE_OTPGET_TYPES must be a comma list of 1-6") from None
-            if not types or any(t not in range(1, 7) for t in types):
-                raise ValueError("SMSGATE_OTPGET_TYPES must be a comma list of 1-6")
-            return list(dict.fromkeys(types))
-        return value
-
-    @model_validator(mode="after")
-    def _provider_secrets(self) -> "Settings":
-        for code in self.providers:
-            field = PROVIDER_SECRETS.get(code)
-            secret = getattr(self, field) if field else None
-            if field and (secret is None or not secret.get_secret_value().strip()):
-                raise ValueError(
-                    f"SMSGATE_{field.upper()} is required when SMSGATE_PROVIDERS includes {code}"
-                )
-        return self
-
-    @field_validator("upstream_caps")
-    @classmethod
-    def _caps_of_known_providers(cls, value: dict[str, UpstreamCaps]) -> dict[str, UpstreamCaps]:
-        unknown = sorted(set(value) - set(KNOWN_PROVIDERS))
-        if unknown:
-            raise ValueError(
-                f"SMSGATE_UPSTREAM_CAPS names unknown provider(s) {', '.join(unknown)}; "
-                f"known: {', '.join(KNOWN_PROVIDERS)}"
-            )
         return value
 
     @property

@@ -126,6 +126,19 @@ def database_url(fresh_database) -> str:  # type: ignore[no-untyped-def]
     return url
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _deterministic_sandbox() -> Iterator[None]:
+    """The sandbox reads its block (SMSGATE_SANDBOX_*) when an app starts; tests move time
+    with the `clock` fixture."""
+    values = {"SMS_DELAY_SECONDS": 10, "MIN_CANCEL_SECONDS": 120, "RENTAL_SECONDS": 1200,
+              "RESEND_COOLDOWN_SECONDS": 30, "NO_SMS_RATE": 0, "CODELESS_RATE": 0,
+              "FAILURE_RATE": 0}  # fmt: skip
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in values.items():
+            env.setenv(f"SMSGATE_SANDBOX_{name}", str(value))
+        yield
+
+
 @pytest.fixture(scope="session")
 def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return Settings(
@@ -136,14 +149,6 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
         bootstrap_demo=False,
         db_pool_size=20,
         db_max_overflow=20,
-        # Deterministic sandbox; tests move time with the `clock` fixture.
-        sandbox_sms_delay_seconds=10,
-        sandbox_min_cancel_seconds=120,
-        sandbox_rental_seconds=1200,
-        sandbox_resend_cooldown_seconds=30,
-        sandbox_no_sms_rate=0,
-        sandbox_codeless_rate=0,
-        sandbox_failure_rate=0,
         # Tests drive the poller themselves (`poller` fixture), one round at a time.
         run_workers=False,
         offer_cache_seconds=0,  # tests change stock and prices and expect them at once

@@ -32,13 +32,21 @@ def emit(payload: dict[str, Any]) -> None:
 
 
 def load_settings() -> Settings:
+    """The core settings, with every enabled provider's settings block checked too: a bad
+    or missing value stops the command here, naming the variable."""
+    from app.providers.registry import ProviderSettingsError, load_blocks
+
     try:
-        return Settings()
+        settings = Settings()
+        load_blocks(settings)
+        return settings
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
         )
         fail(f"bad configuration: {problems}")
+    except ProviderSettingsError as exc:
+        fail(f"bad configuration: {exc}")
 
 
 def database_url(settings: Settings) -> str:

@@ -28,8 +28,10 @@ _HANDLER_MARK = "_smsgate_handler"
 
 def secret_values(settings: Settings) -> list[str]:
     """Every secret the settings hold: SecretStr fields, fields named like secrets, and
-    passwords inside URLs. New provider keys are covered by naming them *_key/*_secret."""
-    found: list[str] = []
+    passwords inside URLs; and the credentials of the enabled providers' settings blocks."""
+    from app.providers.registry import secret_values as provider_secrets  # imports adapters
+
+    found: list[str] = provider_secrets(settings)
     for name, value in settings:
         if isinstance(value, SecretStr):
             found.append(value.get_secret_value())

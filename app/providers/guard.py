@@ -1,10 +1,12 @@
 """Provider health: a circuit breaker and concurrency/rate caps around every adapter call.
 
-`GuardedProvider` wraps an adapter and is what the rest of the gateway calls. Per process:
+`GuardedProvider` wraps an adapter of any family (every coroutine method, see `operations`)
+and is what the rest of the gateway calls. Per process:
 - the breaker opens after `failures` transient errors (Unavailable, Indeterminate) within
-  `window` seconds, fails purchases (buy, reactivate) fast while open, and after `cooldown`
-  lets exactly one trial purchase through (half-open): success closes it, failure opens it
-  again; polls, cancels and releases of numbers already bought always go through;
+  `window` seconds, fails purchases (`protocols.PURCHASES`: buy, rent, send …) fast while
+  open, and after `cooldown` lets exactly one trial purchase through (half-open): success
+  closes it, failure opens it again; polls, cancels and releases of numbers already bought
+  always go through;
 - out of funds or a refused key at the provider opens it for the long `funds_cooldown`;
 - a refusal (no stock, bad service, too early) is a healthy answer and resets the count;
 - at most `max_concurrency` calls in flight and `max_rps` calls a second; a call waits at
@@ -18,6 +20,8 @@ and each replica learns an outage from its own calls within `failures` calls.
 """
 
 import asyncio
+import functools
+import inspect
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -25,30 +29,23 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from aiolimiter import AsyncLimiter
 
 from app.kit import clock
 from app.observability import metrics
-from app.providers.base import (
+from app.providers.errors import (
     ConfigError,
     Indeterminate,
-    Money,
     OutOfFunds,
-    Provider,
-    ProviderCatalog,
-    Purchase,
     Unavailable,
     UpstreamError,
-    UpstreamStatus,
 )
+from app.providers.protocols import PURCHASES
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-PURCHASES = frozenset({"buy", "reactivate"})  # what an open breaker holds back
 
 
 class BreakerState(StrEnum):
@@ -164,26 +161,65 @@ class Breaker:
 
 
 OnChange = Callable[[str, dict[str, Any]], None]
+P = TypeVar("P")
+
+# Not upstream calls: closing the adapter's own client must not wait for a rate slot.
+_LIFECYCLE = frozenset({"aclose"})
+
+
+def operations(adapter: object) -> tuple[str, ...]:
+    """The upstream calls of an adapter: its public coroutine methods, of whatever family."""
+    kind = type(adapter)
+    return tuple(
+        name
+        for name in dir(kind)
+        if not name.startswith("_")
+        and name not in _LIFECYCLE
+        and inspect.iscoroutinefunction(getattr(kind, name, None))
+    )
 
 
 class GuardedProvider:
-    """An adapter behind its breaker and caps; the same Provider interface."""
+    """An adapter behind its breaker and caps, offering the same protocols as the adapter.
 
-    def __init__(self, inner: Provider, policy: GuardPolicy, on_change: OnChange | None = None):
+    Every upstream call of the adapter (`operations`) is bound here at construction,
+    wrapped in `call`; nothing is declared per family, so a new capability is guarded the
+    day its adapter implements it. Other attributes (capabilities, the sandbox's test
+    switches) are the adapter's own, read through."""
+
+    def __init__(self, inner: object, policy: GuardPolicy, on_change: OnChange | None = None):
         self.inner = inner
-        self.code = inner.code
-        self.name = inner.name
-        self.capabilities = inner.capabilities
+        self.code: str = getattr(inner, "code")  # noqa: B009 (any family's adapter)
+        self.name: str = getattr(inner, "name")  # noqa: B009
         self.policy = policy
         self.breaker = Breaker(policy)
         self._on_change = on_change
         self._slots = asyncio.Semaphore(policy.max_concurrency) if policy.max_concurrency else None
         self._limiter = AsyncLimiter(policy.max_rps, 1.0) if policy.max_rps else None
         self._paused_until = 0.0
+        for operation in operations(inner):
+            if hasattr(GuardedProvider, operation) or operation in vars(self):
+                # An adapter call named like the guard's own (`call`, `usable`) would hide it.
+                raise TypeError(f"{self.code}: operation {operation!r} clashes with the guard")
+            setattr(self, operation, self._guarded(operation))
 
     def __getattr__(self, name: str) -> Any:
-        # Adapter extras (the sandbox's test switches, aclose) pass through.
+        # Only what __init__ did not bind: data attributes and sync helpers, never a call.
         return getattr(self.inner, name)
+
+    def _guarded(self, operation: str) -> Callable[..., Awaitable[Any]]:
+        async def guarded(*args: Any, **kwargs: Any) -> Any:
+            # Looked up at call time, like a direct call would: a method replaced on the
+            # adapter later (a test's spy) is the one that runs.
+            method = getattr(self.inner, operation)
+            return await self.call(operation, lambda: method(*args, **kwargs))
+
+        return functools.update_wrapper(guarded, getattr(type(self.inner), operation))
+
+    async def aclose(self) -> None:
+        close = getattr(self.inner, "aclose", None)
+        if close is not None:
+            await close()
 
     def usable(self) -> bool:
         return _now() >= self._paused_until and self.breaker.usable()
@@ -193,7 +229,7 @@ class GuardedProvider:
         if self._on_change is not None:
             self._on_change(self.code, self.breaker.snapshot())
 
-    async def _call(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
+    async def call(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
         """Every call is capped and honours a 429 pause. Only purchases are held back by an
         open breaker: the numbers already bought must still be polled, cancelled and given
         back while we cannot buy (out of funds, a flaky upstream). Every call's transient
@@ -264,41 +300,11 @@ class GuardedProvider:
                 f"provider {self.code} busy: no free slot within {self.policy.queue_seconds}s"
             ) from None
 
-    # --- the Provider interface --------------------------------------------------------
 
-    async def catalog(self) -> ProviderCatalog:
-        return await self._call("catalog", self.inner.catalog)
-
-    async def balance(self) -> Money | None:
-        return await self._call("balance", self.inner.balance)
-
-    async def buy(self, upstream_key: str, reference: str) -> Purchase:
-        return await self._call("buy", lambda: self.inner.buy(upstream_key, reference))
-
-    async def find_purchase(self, reference: str) -> Purchase | None:
-        return await self._call("find_purchase", lambda: self.inner.find_purchase(reference))
-
-    async def status(self, upstream_order_id: str) -> UpstreamStatus:
-        return await self._call("status", lambda: self.inner.status(upstream_order_id))
-
-    async def cancel(self, upstream_order_id: str) -> None:
-        await self._call("cancel", lambda: self.inner.cancel(upstream_order_id))
-
-    async def finish(self, upstream_order_id: str) -> None:
-        await self._call("finish", lambda: self.inner.finish(upstream_order_id))
-
-    async def resend(self, upstream_order_id: str) -> bool:
-        return await self._call("resend", lambda: self.inner.resend(upstream_order_id))
-
-    async def reactivation_cost(self, upstream_order_id: str) -> Money:
-        return await self._call(
-            "reactivation_cost", lambda: self.inner.reactivation_cost(upstream_order_id)
-        )
-
-    async def reactivate(self, upstream_order_id: str, reference: str) -> Purchase:
-        return await self._call(
-            "reactivate", lambda: self.inner.reactivate(upstream_order_id, reference)
-        )
+def guarded(adapter: P, policy: GuardPolicy, on_change: OnChange | None = None) -> P:
+    """`adapter` behind a guard, typed as the adapter: the guard offers every protocol the
+    adapter implements (each call wrapped), so callers keep the adapter's static type."""
+    return cast(P, GuardedProvider(adapter, policy, on_change))
 
 
 class _Busy(Exception):

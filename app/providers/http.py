@@ -43,6 +43,16 @@ class HttpSettings:
     retry_backoff: float = 0.2  # seconds, doubled per attempt
 
 
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """What every upstream shares (the core SMSGATE_UPSTREAM_* settings): the registry hands
+    it to each adapter's factory next to the adapter's own settings block."""
+
+    connect: float = 5.0
+    read: float = 20.0
+    read_retries: int = 2  # extra attempts for read-only calls
+
+
 class _SecretFilter(logging.Filter):
     """Masks registered secrets (and any `api_key=` value) in records of the httpx loggers."""
 

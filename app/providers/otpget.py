@@ -32,8 +32,10 @@ from app.providers.base import (
     ServiceInfo,
     Unavailable,
 )
+from app.providers.http import Timeouts
 from app.providers.otpget_common import (
     CURRENCY,
+    OtpgetConfig,
     OtpgetHandler,
     OtpgetSettings,
     id_name,
@@ -66,7 +68,7 @@ class OtpgetProvider(OtpgetHandler):
 
     def __init__(
         self,
-        settings: OtpgetSettings,
+        settings: OtpgetConfig,
         *,
         code: str = "otpget",
         transport: httpx.AsyncBaseTransport | None = None,
@@ -149,3 +151,7 @@ class OtpgetProvider(OtpgetHandler):
         except ValueError:
             # Something was sold but we cannot tell what: the reconciler settles the order.
             raise Indeterminate(f"{self.code} getNumber: malformed {text!r}") from None
+
+
+def build(settings: OtpgetSettings, timeouts: Timeouts) -> OtpgetProvider:
+    return OtpgetProvider(settings.config(timeouts))

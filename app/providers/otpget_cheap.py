@@ -24,9 +24,11 @@ from app.providers.base import (
     Rejected,
     ServiceInfo,
 )
+from app.providers.http import Timeouts
 from app.providers.otpget import LISTED_STOCK
 from app.providers.otpget_common import (
     CURRENCY,
+    OtpgetConfig,
     OtpgetHandler,
     OtpgetSettings,
     id_name,
@@ -65,7 +67,7 @@ class OtpgetCheapProvider(OtpgetHandler):
 
     def __init__(
         self,
-        settings: OtpgetSettings,
+        settings: OtpgetConfig,
         *,
         code: str = "otpget_cheap",
         transport: httpx.AsyncBaseTransport | None = None,
@@ -137,3 +139,7 @@ class OtpgetCheapProvider(OtpgetHandler):
         except ValueError:
             # Something was sold but we cannot tell what: the reconciler settles the order.
             raise Indeterminate(f"{self.code} buyNumber: malformed {text!r}") from None
+
+
+def build(settings: OtpgetSettings, timeouts: Timeouts) -> OtpgetCheapProvider:
+    return OtpgetCheapProvider(settings.config(timeouts))

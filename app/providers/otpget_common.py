@@ -11,9 +11,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import httpx
+from pydantic import BeforeValidator, Field, SecretStr, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from app.providers.base import (
     CancelTooEarly,
@@ -29,7 +31,8 @@ from app.providers.base import (
     UpstreamState,
     UpstreamStatus,
 )
-from app.providers.http import HttpSettings, UpstreamHttp, plain_text
+from app.providers.http import HttpSettings, Timeouts, UpstreamHttp, plain_text
+from app.providers.settings import ProviderSettings, required_secret
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -84,7 +87,9 @@ def sms_text(code: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class OtpgetSettings:
+class OtpgetConfig:
+    """What an OTPGet adapter is built with (from `OtpgetSettings`, or directly in tests)."""
+
     api_key: str
     base_url: str = "https://otpget.com/stubs"
     types: tuple[int, ...] = (1,)
@@ -102,6 +107,48 @@ class OtpgetSettings:
             self.read_timeout,
             self.read_retries,
             self.retry_backoff,
+        )
+
+
+class OtpgetSettings(ProviderSettings):
+    """SMSGATE_OTPGET_*: one key and base URL for both handlers (otpget, otpget_cheap)."""
+
+    model_config = SettingsConfigDict(env_prefix="SMSGATE_OTPGET_")
+
+    api_key: Annotated[SecretStr, BeforeValidator(required_secret)]
+    base_url: str = "https://otpget.com/stubs"
+    # Which OTPGet provider types (1-6) the otpget adapter sells.
+    types: Annotated[tuple[int, ...], NoDecode] = (1,)
+    # OTPGet refuses cancels for 2 minutes after purchase (EARLY_CANCEL_DENIED).
+    min_cancel_seconds: int = Field(default=120, ge=0)
+    # How long an OTPGet activation is ours (undocumented upstream; sms-activate's 20 min).
+    rental_seconds: int = Field(default=1200, ge=60)
+
+    @field_validator("types", mode="before")
+    @classmethod
+    def _split_types(cls, value: object) -> object:
+        if isinstance(value, str | int):
+            value = [part.strip() for part in str(value).split(",") if part.strip()]
+        if isinstance(value, list | tuple):
+            try:
+                types = [int(v) for v in value]
+            except (TypeError, ValueError):
+                raise ValueError("must be a comma list of 1-6") from None
+            if not types or any(t not in range(1, 7) for t in types):
+                raise ValueError("must be a comma list of 1-6")
+            return tuple(dict.fromkeys(types))
+        return value
+
+    def config(self, timeouts: Timeouts) -> OtpgetConfig:
+        return OtpgetConfig(
+            api_key=self.api_key.get_secret_value(),
+            base_url=self.base_url,
+            types=self.types,
+            min_cancel_seconds=self.min_cancel_seconds,
+            rental_seconds=self.rental_seconds,
+            connect_timeout=timeouts.connect,
+            read_timeout=timeouts.read,
+            read_retries=timeouts.read_retries,
         )
 
 
@@ -155,7 +202,7 @@ class OtpgetHandler:
 
     def __init__(
         self,
-        settings: OtpgetSettings,
+        settings: OtpgetConfig,
         *,
         code: str,
         rental_seconds: int,

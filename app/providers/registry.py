@@ -1,79 +1,116 @@
-"""The explicit table of adapters, and building the enabled ones from Settings.
+"""The explicit table of adapters: code → (settings block, factory), and building the
+enabled ones (SMSGATE_PROVIDERS, in that order), each behind its guard.
 
-Adding a provider: one module, one line here, one settings block.
+Adding a provider: one module with its settings block and `build`, one line in `ADAPTERS`.
+The blocks of the enabled providers are read and validated at start (`load_blocks`, called
+by the CLI before anything runs): a bad or missing value stops the gateway with a message
+naming the environment variable.
 """
 
 from collections.abc import Callable, Mapping
-from typing import Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
+
+from pydantic import SecretStr, ValidationError
 
 from app.config import Settings, UpstreamCaps
-from app.providers.base import Provider
-from app.providers.guard import GuardedProvider, GuardPolicy, OnChange
-from app.providers.otpget import OtpgetProvider
-from app.providers.otpget_cheap import OtpgetCheapProvider
+from app.providers import otpget, otpget_cheap, sandbox, smscode
+from app.providers.guard import GuardPolicy, OnChange, guarded
+from app.providers.http import Timeouts
 from app.providers.otpget_common import OtpgetSettings
-from app.providers.sandbox import SandboxProvider, SandboxSettings
-from app.providers.smscode import SmscodeProvider, SmscodeSettings
+from app.providers.protocols import ActivationProvider
+from app.providers.sandbox import SandboxSettings
+from app.providers.settings import ProviderSettings
+from app.providers.smscode import SmscodeSettings
+
+S = TypeVar("S", bound=ProviderSettings)
 
 
-def _sandbox(settings: Settings) -> Provider:
-    return SandboxProvider(
-        SandboxSettings(
-            sms_delay_seconds=settings.sandbox_sms_delay_seconds,
-            min_cancel_seconds=settings.sandbox_min_cancel_seconds,
-            rental_seconds=settings.sandbox_rental_seconds,
-            resend_cooldown_seconds=settings.sandbox_resend_cooldown_seconds,
-            failure_rate=settings.sandbox_failure_rate,
-            no_sms_rate=settings.sandbox_no_sms_rate,
-            codeless_rate=settings.sandbox_codeless_rate,
-            latency_ms=settings.sandbox_latency_ms,
-        )
-    )
+@dataclass(frozen=True, slots=True)
+class Adapter(Generic[S]):
+    settings: type[S]
+    # Every adapter of today sells activations; a provider of another family only will
+    # widen this to `Upstream` (callers then take `protocols.sources(...)`).
+    build: Callable[[S, Timeouts], ActivationProvider]
 
 
-def _otpget_settings(settings: Settings) -> OtpgetSettings:
-    # Settings validation guarantees the key when an OTPGet adapter is enabled.
-    key = settings.otpget_api_key.get_secret_value() if settings.otpget_api_key else ""
-    return OtpgetSettings(
-        api_key=key,
-        base_url=settings.otpget_base_url,
-        types=tuple(settings.otpget_types),
-        min_cancel_seconds=settings.otpget_min_cancel_seconds,
-        rental_seconds=settings.otpget_rental_seconds,
-        connect_timeout=settings.upstream_connect_timeout_seconds,
-        read_timeout=settings.upstream_read_timeout_seconds,
+ADAPTERS: dict[str, Adapter[Any]] = {
+    "sandbox": Adapter(SandboxSettings, sandbox.build),
+    "otpget": Adapter(OtpgetSettings, otpget.build),
+    "otpget_cheap": Adapter(OtpgetSettings, otpget_cheap.build),
+    "smscode": Adapter(SmscodeSettings, smscode.build),
+}
+
+
+class ProviderSettingsError(ValueError):
+    """The provider configuration cannot work; the message names the variables to fix."""
+
+
+def _problems(code: str, block: type[ProviderSettings], exc: ValidationError) -> list[str]:
+    prefix = str(block.model_config.get("env_prefix", ""))
+    found = []
+    for error in exc.errors():
+        variable = (prefix + "_".join(str(part) for part in error["loc"][:1])).upper()
+        if error["type"] == "missing":
+            found.append(f"{variable} is required when SMSGATE_PROVIDERS includes {code}")
+        else:
+            found.append(f"{variable}: {error['msg']}")
+    return found
+
+
+def _check_codes(settings: Settings) -> None:
+    known = ", ".join(ADAPTERS)
+    for variable, codes in (
+        ("SMSGATE_PROVIDERS", settings.providers),
+        ("SMSGATE_UPSTREAM_CAPS", list(settings.upstream_caps)),
+    ):
+        unknown = sorted(set(codes) - set(ADAPTERS))
+        if unknown:
+            raise ProviderSettingsError(
+                f"{variable} names unknown provider(s) {', '.join(unknown)}; known: {known}"
+            )
+
+
+def load_blocks(
+    settings: Settings, codes: list[str] | None = None, *, env_file: str | None = ".env"
+) -> dict[str, ProviderSettings]:
+    """The settings block of every enabled provider (or of `codes`), read from the
+    environment and `env_file`. Raises ProviderSettingsError naming every bad or missing
+    variable, and any unknown provider code."""
+    _check_codes(settings)
+    blocks: dict[str, ProviderSettings] = {}
+    problems: list[str] = []
+    for code in settings.providers if codes is None else codes:
+        block = ADAPTERS[code].settings
+        try:
+            blocks[code] = block(_env_file=env_file)
+        except ValidationError as exc:
+            problems += _problems(code, block, exc)
+    if problems:
+        raise ProviderSettingsError("; ".join(dict.fromkeys(problems)))
+    return blocks
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """The credentials in the enabled providers' blocks, for the log scrubber. A block that
+    does not load is skipped: start-up refuses it anyway (`load_blocks`)."""
+    found: list[str] = []
+    for code in settings.providers:
+        adapter = ADAPTERS.get(code)
+        try:
+            block = adapter.settings() if adapter else None
+        except ValidationError:
+            continue
+        found += [v.get_secret_value() for _, v in block or () if isinstance(v, SecretStr)]
+    return found
+
+
+def timeouts(settings: Settings) -> Timeouts:
+    return Timeouts(
+        connect=settings.upstream_connect_timeout_seconds,
+        read=settings.upstream_read_timeout_seconds,
         read_retries=settings.upstream_read_retries,
     )
-
-
-def _otpget(settings: Settings) -> Provider:
-    return OtpgetProvider(_otpget_settings(settings))
-
-
-def _otpget_cheap(settings: Settings) -> Provider:
-    return OtpgetCheapProvider(_otpget_settings(settings))
-
-
-def _smscode(settings: Settings) -> Provider:
-    token = settings.smscode_token.get_secret_value() if settings.smscode_token else ""
-    return SmscodeProvider(
-        SmscodeSettings(
-            token=token,
-            base_url=settings.smscode_base_url,
-            idempotency_prefix=settings.smscode_idempotency_prefix,
-            connect_timeout=settings.upstream_connect_timeout_seconds,
-            read_timeout=settings.upstream_read_timeout_seconds,
-            read_retries=settings.upstream_read_retries,
-        )
-    )
-
-
-ADAPTERS: dict[str, Callable[[Settings], Provider]] = {
-    "sandbox": _sandbox,
-    "otpget": _otpget,
-    "otpget_cheap": _otpget_cheap,
-    "smscode": _smscode,
-}
 
 
 def guard_policy(settings: Settings, code: str) -> GuardPolicy:
@@ -95,14 +132,25 @@ def guard_policy(settings: Settings, code: str) -> GuardPolicy:
 
 
 def build_providers(
-    settings: Settings, on_change: OnChange | None = None
-) -> dict[str, GuardedProvider]:
-    """One guarded adapter per code in SMSGATE_PROVIDERS, in that order (settings validated
-    the codes). `on_change` hears every breaker state change."""
-    return {
-        code: GuardedProvider(ADAPTERS[code](settings), guard_policy(settings, code), on_change)
-        for code in settings.providers
-    }
+    settings: Settings,
+    on_change: OnChange | None = None,
+    *,
+    blocks: Mapping[str, ProviderSettings] | None = None,
+) -> dict[str, ActivationProvider]:
+    """One guarded adapter per code in SMSGATE_PROVIDERS, in that order. `blocks` give some
+    providers' settings outright (tests); the others are read by `load_blocks`.
+    `on_change` hears every breaker state change."""
+    _check_codes(settings)
+    blocks = dict(blocks or {})
+    missing = [code for code in settings.providers if code not in blocks]
+    if missing:
+        blocks |= load_blocks(settings, missing)
+    shared = timeouts(settings)
+    built: dict[str, ActivationProvider] = {}
+    for code in settings.providers:
+        adapter = ADAPTERS[code].build(blocks[code], shared)
+        built[code] = guarded(adapter, guard_policy(settings, code), on_change)
+    return built
 
 
 @runtime_checkable

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from cachetools import TTLCache
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
 
 from app.providers.base import (
     CancelTooEarly,
@@ -33,6 +35,8 @@ from app.providers.base import (
     UpstreamState,
     UpstreamStatus,
 )
+from app.providers.http import Timeouts
+from app.providers.settings import ProviderSettings
 
 COUNTRIES = (
     CountryInfo("ID", "Indonesia", "62", "🇮🇩", iso_code="ID"),
@@ -140,7 +144,7 @@ _CODELESS = "Welcome to {service}! Your account is almost ready."
 
 
 @dataclass(frozen=True, slots=True)
-class SandboxSettings:
+class SandboxConfig:
     sms_delay_seconds: float = 5.0
     min_cancel_seconds: int = 120
     rental_seconds: int = 1200
@@ -149,6 +153,26 @@ class SandboxSettings:
     no_sms_rate: float = 0.05
     codeless_rate: float = 0.05
     latency_ms: int = 0
+
+
+class SandboxSettings(ProviderSettings):
+    """SMSGATE_SANDBOX_*: fake numbers whose behaviour is set here."""
+
+    model_config = SettingsConfigDict(env_prefix="SMSGATE_SANDBOX_")
+
+    sms_delay_seconds: float = Field(default=5.0, ge=0)
+    min_cancel_seconds: int = Field(default=120, ge=0)
+    rental_seconds: int = Field(default=1200, ge=1)
+    resend_cooldown_seconds: int = Field(default=30, ge=0)
+    # Share of purchases that fail (split evenly: no stock, timeout, error, garbage).
+    failure_rate: float = Field(default=0.0, ge=0, le=1)
+    # Share of numbers that never get an SMS (they expire), and that get one without a code.
+    no_sms_rate: float = Field(default=0.05, ge=0, le=1)
+    codeless_rate: float = Field(default=0.05, ge=0, le=1)
+    latency_ms: int = Field(default=0, ge=0, le=60_000)
+
+    def config(self) -> SandboxConfig:
+        return SandboxConfig(**self.model_dump())
 
 
 @dataclass
@@ -196,14 +220,14 @@ class SandboxProvider:
 
     def __init__(
         self,
-        settings: SandboxSettings | None = None,
+        settings: SandboxConfig | None = None,
         *,
         code: str = "sandbox",
         clock: Callable[[], float] | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.code = code
-        self.settings = settings or SandboxSettings()
+        self.settings = settings or SandboxConfig()
         self.capabilities = Capabilities(
             resend=True,
             reactivate=True,
@@ -372,3 +396,7 @@ class SandboxProvider:
         if activation is None:
             activation = self._activations[upstream_order_id] = _Activation()
         return activation
+
+
+def build(settings: SandboxSettings, timeouts: Timeouts) -> SandboxProvider:
+    return SandboxProvider(settings.config())  # in-process: no timeouts to honour

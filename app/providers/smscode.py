@@ -21,10 +21,12 @@ body: None, and an order smscode did create gets no SMS use and expires there (r
 import logging
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 from cachetools import TTLCache
+from pydantic import BeforeValidator, Field, SecretStr
+from pydantic_settings import SettingsConfigDict
 
 from app.providers.base import (
     CancelTooEarly,
@@ -45,8 +47,9 @@ from app.providers.base import (
     UpstreamState,
     UpstreamStatus,
 )
-from app.providers.http import HttpSettings, UpstreamHttp, retry_after
+from app.providers.http import HttpSettings, Timeouts, UpstreamHttp, retry_after
 from app.providers.otpget_common import sms_text
+from app.providers.settings import ProviderSettings, required_secret
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +60,7 @@ KEY_MEMORY_SECONDS = 23 * 3600  # smscode keeps idempotency keys at least 24 hou
 
 
 @dataclass(frozen=True, slots=True)
-class SmscodeSettings:
+class SmscodeConfig:
     token: str
     base_url: str = "https://api.smscode.gg"
     idempotency_prefix: str = "smsgate"
@@ -69,6 +72,28 @@ class SmscodeSettings:
     read_timeout: float = 20.0
     read_retries: int = 2
     retry_backoff: float = 0.2
+
+
+class SmscodeSettings(ProviderSettings):
+    """SMSGATE_SMSCODE_*: our own smscode.gg account."""
+
+    model_config = SettingsConfigDict(env_prefix="SMSGATE_SMSCODE_")
+
+    token: Annotated[SecretStr, BeforeValidator(required_secret)]
+    base_url: str = "https://api.smscode.gg"
+    # Idempotency keys sent to smscode are `<prefix>-<order id>`: make it unique per gateway
+    # sharing one smscode account (and change it after resetting the database).
+    idempotency_prefix: str = Field(default="smsgate", pattern=r"^[A-Za-z0-9_-]{1,40}$")
+
+    def config(self, timeouts: Timeouts) -> SmscodeConfig:
+        return SmscodeConfig(
+            token=self.token.get_secret_value(),
+            base_url=self.base_url,
+            idempotency_prefix=self.idempotency_prefix,
+            connect_timeout=timeouts.connect,
+            read_timeout=timeouts.read,
+            read_retries=timeouts.read_retries,
+        )
 
 
 class Conflict(Rejected):
@@ -108,7 +133,7 @@ class SmscodeProvider:
 
     def __init__(
         self,
-        settings: SmscodeSettings,
+        settings: SmscodeConfig,
         *,
         code: str = "smscode",
         transport: httpx.AsyncBaseTransport | None = None,
@@ -403,3 +428,7 @@ def _decimal(value: Any) -> Decimal | None:
     except InvalidOperation:
         return None
     return amount if amount.is_finite() and amount >= 0 else None
+
+
+def build(settings: SmscodeSettings, timeouts: Timeouts) -> SmscodeProvider:
+    return SmscodeProvider(settings.config(timeouts))

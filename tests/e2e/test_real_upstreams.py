@@ -15,7 +15,6 @@ from typing import Any
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
-from pydantic import SecretStr
 from sqlalchemy import select, text
 
 from app.catalog import jobs
@@ -55,15 +54,21 @@ def upstreams(fake_clock: FakeClock) -> Iterator[dict[str, Any]]:
 
 
 @pytest.fixture
-async def gateway(settings: Settings, upstreams) -> AsyncIterator[Any]:
+async def gateway(
+    settings: Settings, upstreams, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Any]:
+    # The adapters read their own settings blocks when the app starts.
+    for name, value in {
+        "OTPGET_BASE_URL": upstreams["otpget_url"],
+        "OTPGET_API_KEY": "otp-key-e2e",
+        "OTPGET_TYPES": "1,2",
+        "SMSCODE_BASE_URL": upstreams["smscode_url"],
+        "SMSCODE_TOKEN": "sms-token-e2e",
+    }.items():
+        monkeypatch.setenv(f"SMSGATE_{name}", value)
     configured = settings.model_copy(
         update={
             "providers": ["otpget", "otpget_cheap", "smscode"],
-            "otpget_base_url": upstreams["otpget_url"],
-            "otpget_api_key": SecretStr("otp-key-e2e"),
-            "otpget_types": [1, 2],
-            "smscode_base_url": upstreams["smscode_url"],
-            "smscode_token": SecretStr("sms-token-e2e"),
             "breaker_failures": 3,
             "breaker_cooldown_seconds": 60,
             "upstream_read_retries": 0,

@@ -1,9 +1,9 @@
 """A fake OTPGet speaking `handler_api.php` and `cheap_handler.php` (seed 001) byte for byte.
 
     fake = FakeOtpget(api_key="k", clock=clock)          # clock: () -> epoch seconds
-    adapter = OtpgetProvider(OtpgetSettings("k"), transport=fake.transport())
+    adapter = OtpgetProvider(OtpgetConfig("k"), transport=fake.transport())
     with fake.serve() as base_url:                         # or real HTTP on loopback
-        adapter = OtpgetProvider(OtpgetSettings("k", base_url=base_url + "/stubs"))
+        adapter = OtpgetProvider(OtpgetConfig("k", base_url=base_url + "/stubs"))
 
 State: countries/services per provider type, cheap servers, the wallet (PKR), orders.
 Switches: `set_stock(tier, n)` (tier "type:country:service" or cheap "1:server"),

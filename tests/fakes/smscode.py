@@ -3,7 +3,7 @@ the JSON envelope exactly, bearer auth, idempotent create/reactivate, the 2-minu
 window on an injectable clock.
 
     fake = FakeSmscode(token="t", clock=clock)
-    adapter = SmscodeProvider(SmscodeSettings("t"), transport=fake.transport())
+    adapter = SmscodeProvider(SmscodeConfig("t"), transport=fake.transport())
     with fake.serve() as base_url: ...          # real HTTP on loopback
 
 Switches: `set_stock(product_id, n)`, `balance` (INSUFFICIENT_BALANCE when too low),

@@ -2,7 +2,7 @@
 
 import asyncio
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
@@ -18,7 +18,26 @@ from app.providers.base import (
     Unavailable,
     UpstreamStatus,
 )
-from app.providers.guard import BreakerState, GuardedProvider, GuardPolicy
+from app.providers.guard import (
+    Breaker,
+    BreakerState,
+    GuardedProvider,
+    GuardPolicy,
+    guarded,
+    operations,
+)
+from app.providers.protocols import (
+    ActivationSource,
+    BalanceSource,
+    CatalogSource,
+    EmailSource,
+    MessageSender,
+    RentalSource,
+    Upstream,
+    sources,
+    supports,
+)
+from app.providers.sandbox import SandboxProvider
 from tests.conftest import FakeClock
 
 POLICY = GuardPolicy(failures=3, window_seconds=60, cooldown_seconds=30, funds_cooldown_seconds=900)
@@ -68,7 +87,7 @@ def adapter() -> Scripted:
     return Scripted()
 
 
-def guarded(adapter: Scripted, policy: GuardPolicy = POLICY, reports: list | None = None):
+def guard_of(adapter: Scripted, policy: GuardPolicy = POLICY, reports: list | None = None):
     def on_change(code: str, snapshot: dict[str, Any]) -> None:
         if reports is not None:
             reports.append(snapshot)
@@ -78,7 +97,7 @@ def guarded(adapter: Scripted, policy: GuardPolicy = POLICY, reports: list | Non
 
 async def test_opens_after_n_transient_failures_then_fails_fast(adapter, clock: FakeClock):
     reports: list[dict[str, Any]] = []
-    guard = guarded(adapter, reports=reports)
+    guard = guard_of(adapter, reports=reports)
     adapter.script = [Unavailable("502"), Indeterminate("reset"), Unavailable("garbage")]
     for _ in range(3):
         with pytest.raises((Unavailable, Indeterminate)):
@@ -95,7 +114,7 @@ async def test_opens_after_n_transient_failures_then_fails_fast(adapter, clock: 
 
 
 async def test_failures_outside_the_window_do_not_add_up(adapter, clock: FakeClock):
-    guard = guarded(adapter)
+    guard = guard_of(adapter)
     for _ in range(2):
         adapter.script = [Unavailable("502")]
         with pytest.raises(Unavailable):
@@ -108,7 +127,7 @@ async def test_failures_outside_the_window_do_not_add_up(adapter, clock: FakeClo
 
 
 async def test_half_open_trial_closes_on_success_and_reopens_on_failure(adapter, clock: FakeClock):
-    guard = guarded(adapter)
+    guard = guard_of(adapter)
     adapter.script = [Unavailable("x")] * 3
     for _ in range(3):
         with pytest.raises(Unavailable):
@@ -125,7 +144,7 @@ async def test_half_open_trial_closes_on_success_and_reopens_on_failure(adapter,
 
 
 async def test_only_one_trial_call_while_half_open(adapter, clock: FakeClock):
-    guard = guarded(adapter)
+    guard = guard_of(adapter)
     adapter.script = [Unavailable("x")] * 3
     for _ in range(3):
         with pytest.raises(Unavailable):
@@ -141,7 +160,7 @@ async def test_only_one_trial_call_while_half_open(adapter, clock: FakeClock):
 
 @pytest.mark.parametrize("error", [OutOfFunds("NO_BALANCE"), ConfigError("BAD_KEY")])
 async def test_out_of_funds_or_bad_key_is_a_long_pause(adapter, clock: FakeClock, error):
-    guard = guarded(adapter)
+    guard = guard_of(adapter)
     adapter.script = [error]
     with pytest.raises(type(error)):
         await guard.buy("k", "1")
@@ -153,7 +172,7 @@ async def test_out_of_funds_or_bad_key_is_a_long_pause(adapter, clock: FakeClock
 
 
 async def test_a_refusal_is_a_healthy_answer(adapter, clock: FakeClock):
-    guard = guarded(adapter)
+    guard = guard_of(adapter)
     adapter.script = [Unavailable("x"), Unavailable("y"), Rejected("NO_NUMBERS")]
     for _ in range(3):
         with pytest.raises((Unavailable, Rejected)):
@@ -162,7 +181,7 @@ async def test_a_refusal_is_a_healthy_answer(adapter, clock: FakeClock):
 
 
 async def test_429_pauses_without_opening(adapter, clock: FakeClock):
-    guard = guarded(adapter)
+    guard = guard_of(adapter)
     adapter.script = [Unavailable("429 Too Many Requests", retry_after=10)]
     with pytest.raises(Unavailable):
         await guard.buy("k", "1")
@@ -177,7 +196,7 @@ async def test_429_pauses_without_opening(adapter, clock: FakeClock):
 
 
 async def test_concurrency_cap_holds_and_a_full_queue_fails_over(adapter):
-    guard = guarded(adapter, GuardPolicy(max_concurrency=2, queue_seconds=0.2))
+    guard = guard_of(adapter, GuardPolicy(max_concurrency=2, queue_seconds=0.2))
     adapter.delay = 0.05
     results = await asyncio.gather(*(guard.buy("k", str(i)) for i in range(6)))
     assert len(results) == 6 and adapter.peak == 2
@@ -191,7 +210,7 @@ async def test_concurrency_cap_holds_and_a_full_queue_fails_over(adapter):
 
 
 async def test_rate_cap_spaces_calls(adapter):
-    guard = guarded(adapter, GuardPolicy(max_rps=20, queue_seconds=5))
+    guard = guard_of(adapter, GuardPolicy(max_rps=20, queue_seconds=5))
     loop = asyncio.get_running_loop()
     started = loop.time()
     await asyncio.gather(*(guard.balance() for _ in range(40)))
@@ -202,7 +221,7 @@ async def test_rate_cap_spaces_calls(adapter):
 async def test_an_open_breaker_holds_back_purchases_only(adapter, clock: FakeClock):
     """Out of funds: no more buying for the long cooldown, but the numbers already bought
     are still polled (and a poll's success does not close the breaker)."""
-    guard = guarded(adapter)
+    guard = guard_of(adapter)
     adapter.script = [OutOfFunds("NO_BALANCE")]
     with pytest.raises(OutOfFunds):
         await guard.buy("k", "1")
@@ -214,7 +233,7 @@ async def test_an_open_breaker_holds_back_purchases_only(adapter, clock: FakeClo
 
 
 async def test_poll_failures_open_the_breaker_for_purchases(adapter, clock: FakeClock):
-    guard = guarded(adapter)
+    guard = guard_of(adapter)
     adapter.script = [Unavailable("502")] * 3
     for _ in range(3):
         with pytest.raises(Unavailable):
@@ -223,3 +242,99 @@ async def test_poll_failures_open_the_breaker_for_purchases(adapter, clock: Fake
     with pytest.raises(Unavailable, match="circuit open"):
         await guard.buy("k", "1")
     assert await guard.status("u-1") is None  # polls still go out
+
+
+class PingSource(Upstream, Protocol):
+    """A family the guard has never heard of."""
+
+    async def ping(self, target: str) -> str: ...
+
+
+class Pinger:
+    code = "pinger"
+    name = "Pinger"
+
+    def __init__(self) -> None:
+        self.scripted = Scripted()
+
+    async def ping(self, target: str) -> str:
+        return await self.scripted._answer(f"pong {target}")  # type: ignore[no-any-return]
+
+    async def _private(self) -> None:  # not an upstream call
+        raise AssertionError
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+async def test_a_new_familys_calls_are_guarded_with_no_code_in_the_guard(clock: FakeClock):
+    pinger = Pinger()
+    guard = GuardedProvider(pinger, POLICY)
+    assert operations(pinger) == ("ping",)
+    assert supports(guard, PingSource) and not supports(guard, ActivationSource)
+    assert not supports(guard, RentalSource)
+    assert await guard.ping("a") == "pong a"  # type: ignore[attr-defined]
+    # Its transient failures count toward the breaker like any poll.
+    pinger.scripted.script = [Unavailable("502")] * 3
+    for _ in range(3):
+        with pytest.raises(Unavailable):
+            await guard.ping("a")  # type: ignore[attr-defined]
+    assert guard.breaker.state is BreakerState.OPEN
+    assert metrics.BREAKER_STATE.labels("pinger")._value.get() == 2
+    # A 429 pauses it: the next call does not go out.
+    guard.breaker = Breaker(POLICY)
+    pinger.scripted.script = [Unavailable("429", retry_after=5)]
+    with pytest.raises(Unavailable):
+        await guard.ping("a")  # type: ignore[attr-defined]
+    calls = pinger.scripted.calls
+    with pytest.raises(Unavailable, match="slow down"):
+        await guard.ping("a")  # type: ignore[attr-defined]
+    assert pinger.scripted.calls == calls
+    await guard.aclose()
+    assert pinger.closed
+
+
+async def test_a_new_familys_calls_are_capped():
+    pinger = Pinger()
+    guard = GuardedProvider(pinger, GuardPolicy(max_concurrency=2, queue_seconds=5))
+    pinger.scripted.delay = 0.05
+    answers = await asyncio.gather(*(guard.ping(str(i)) for i in range(6)))  # type: ignore[attr-defined]
+    assert answers == [f"pong {i}" for i in range(6)] and pinger.scripted.peak == 2
+
+
+def test_a_guarded_adapter_offers_exactly_its_adapters_capabilities():
+    sandbox = SandboxProvider()
+    guard = guarded(sandbox, POLICY)
+    assert isinstance(guard, GuardedProvider) and guard.inner is sandbox
+    for family in (CatalogSource, BalanceSource, ActivationSource):
+        assert supports(guard, family) and supports(sandbox, family)
+    for family in (RentalSource, EmailSource, MessageSender):
+        assert not supports(guard, family) and not supports(sandbox, family)
+    assert guard.capabilities is sandbox.capabilities  # data is the adapter's own
+    assert set(operations(sandbox)) == {
+        "catalog", "balance", "buy", "find_purchase", "status", "cancel", "finish", "resend",
+        "reactivation_cost", "reactivate",
+    }  # fmt: skip
+    assert list(sources({"s": guard, "p": GuardedProvider(Pinger(), POLICY)}, CatalogSource)) == [
+        "s"
+    ]
+
+
+def test_an_operation_named_like_the_guards_own_is_refused():
+    class Clashing(Pinger):
+        async def usable(self) -> bool:  # would hide the routing check
+            return True
+
+    with pytest.raises(TypeError, match="'usable' clashes"):
+        GuardedProvider(Clashing(), POLICY)
+
+
+async def test_a_method_replaced_on_the_adapter_later_is_the_one_called():
+    pinger = Pinger()
+    guard = GuardedProvider(pinger, POLICY)
+
+    async def spy(target: str) -> str:
+        return f"spied {target}"
+
+    pinger.ping = spy  # type: ignore[method-assign]
+    assert await guard.ping("a") == "spied a"  # type: ignore[attr-defined]

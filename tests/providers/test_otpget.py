@@ -21,7 +21,7 @@ from app.providers.base import (
     UpstreamState,
 )
 from app.providers.otpget import LISTED_STOCK, OtpgetProvider, parse_service_label
-from app.providers.otpget_common import OtpgetSettings
+from app.providers.otpget_common import OtpgetConfig
 from tests.fakes import FakeOtpget
 
 KEY = "sk_live_otpget_5f0c2a9e"
@@ -47,7 +47,7 @@ def fake(clock: Clock) -> FakeOtpget:
 
 
 def make(fake: FakeOtpget, **settings: object) -> OtpgetProvider:
-    config = OtpgetSettings(**({"api_key": KEY, "retry_backoff": 0.0} | settings))  # type: ignore[arg-type]
+    config = OtpgetConfig(**({"api_key": KEY, "retry_backoff": 0.0} | settings))  # type: ignore[arg-type]
     return OtpgetProvider(config, transport=fake.transport())
 
 
@@ -358,7 +358,7 @@ class TestLoopback:
     async def test_over_real_http(self, fake: FakeOtpget) -> None:
         with fake.serve() as base_url:
             provider = OtpgetProvider(
-                OtpgetSettings(KEY, base_url=f"{base_url}/stubs", read_timeout=0.5)
+                OtpgetConfig(KEY, base_url=f"{base_url}/stubs", read_timeout=0.5)
             )
             try:
                 purchase = await provider.buy(TIER, "1")
@@ -379,7 +379,7 @@ class TestLoopback:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
-        provider = OtpgetProvider(OtpgetSettings(KEY, base_url=f"http://127.0.0.1:{port}/stubs"))
+        provider = OtpgetProvider(OtpgetConfig(KEY, base_url=f"http://127.0.0.1:{port}/stubs"))
         with pytest.raises(Unavailable) as caught:
             await provider.buy(TIER, "1")  # not sent: safe to fail over
         await provider.aclose()

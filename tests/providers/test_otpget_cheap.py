@@ -18,7 +18,7 @@ from app.providers.base import (
 )
 from app.providers.otpget import LISTED_STOCK
 from app.providers.otpget_cheap import OtpgetCheapProvider, parse_cheap_label
-from app.providers.otpget_common import OtpgetSettings
+from app.providers.otpget_common import OtpgetConfig
 from tests.fakes import FakeOtpget
 
 KEY = "sk_live_cheap_91d3"
@@ -45,9 +45,7 @@ def fake(clock: Clock) -> FakeOtpget:
 
 @pytest.fixture
 async def cheap(fake: FakeOtpget):  # type: ignore[no-untyped-def]
-    provider = OtpgetCheapProvider(
-        OtpgetSettings(KEY, retry_backoff=0.0), transport=fake.transport()
-    )
+    provider = OtpgetCheapProvider(OtpgetConfig(KEY, retry_backoff=0.0), transport=fake.transport())
     yield provider
     await provider.aclose()
 
@@ -185,7 +183,7 @@ class TestLifecycle:
 
     async def test_over_real_http(self, fake: FakeOtpget, clock: Clock) -> None:
         with fake.serve() as base_url:
-            provider = OtpgetCheapProvider(OtpgetSettings(KEY, base_url=f"{base_url}/stubs/"))
+            provider = OtpgetCheapProvider(OtpgetConfig(KEY, base_url=f"{base_url}/stubs/"))
             try:
                 catalog = await provider.catalog()
                 assert {o.upstream_key for o in catalog.offers} == {"1:1", TIER}

@@ -18,7 +18,7 @@ from app.providers.base import (
     UpstreamState,
     UpstreamStatus,
 )
-from app.providers.sandbox import SandboxProvider, SandboxSettings, build_catalog
+from app.providers.sandbox import SandboxConfig, SandboxProvider, build_catalog
 
 TIER = "ID:whatsapp:any:standard"  # 2,500 IDR base x 1.6 for WhatsApp
 TIER_COST = 4_000
@@ -44,7 +44,7 @@ def clock() -> Clock:
 def sandbox(clock: Clock, *, seed: int = 7, **settings: float) -> SandboxProvider:
     defaults: dict[str, float] = {"no_sms_rate": 0.0, "codeless_rate": 0.0}
     return SandboxProvider(
-        SandboxSettings(**(defaults | settings)),  # type: ignore[arg-type]
+        SandboxConfig(**(defaults | settings)),  # type: ignore[arg-type]
         clock=clock,
         rng=random.Random(seed),
     )

@@ -17,7 +17,7 @@ from app.providers.base import (
     UpstreamError,
     UpstreamState,
 )
-from app.providers.smscode import SmscodeProvider, SmscodeSettings
+from app.providers.smscode import SmscodeConfig, SmscodeProvider
 from tests.fakes import FakeSmscode
 
 TOKEN = "smk_live_7a1f0c9e33"
@@ -43,9 +43,7 @@ def fake(clock: Clock) -> FakeSmscode:
 
 @pytest.fixture
 async def smscode(fake: FakeSmscode):  # type: ignore[no-untyped-def]
-    provider = SmscodeProvider(
-        SmscodeSettings(TOKEN, retry_backoff=0.0), transport=fake.transport()
-    )
+    provider = SmscodeProvider(SmscodeConfig(TOKEN, retry_backoff=0.0), transport=fake.transport())
     yield provider
     await provider.aclose()
 
@@ -85,7 +83,7 @@ class TestCatalog:
         assert pages == ["1", "2"]
 
     async def test_a_wrong_token_is_a_config_error(self, fake: FakeSmscode) -> None:
-        provider = SmscodeProvider(SmscodeSettings("wrong-" + TOKEN), transport=fake.transport())
+        provider = SmscodeProvider(SmscodeConfig("wrong-" + TOKEN), transport=fake.transport())
         with pytest.raises(ConfigError, match="UNAUTHORIZED") as caught:
             await provider.catalog()
         await provider.aclose()
@@ -285,7 +283,7 @@ class TestLifecycle:
 
 async def test_over_real_http(fake: FakeSmscode, clock: Clock) -> None:
     with fake.serve() as base_url:
-        provider = SmscodeProvider(SmscodeSettings(TOKEN, base_url=base_url, read_timeout=0.5))
+        provider = SmscodeProvider(SmscodeConfig(TOKEN, base_url=base_url, read_timeout=0.5))
         try:
             assert len((await provider.catalog()).offers) == 3
             fake.delay = 1.0
