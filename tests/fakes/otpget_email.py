@@ -85,7 +85,7 @@ class FakeOtpgetEmail:
         self.substitute: dict[str, str] = {}
         self._envelopes: list[tuple[str | None, str, str]] = []
         self._ids = {1: itertools.count(7291834), 2: itertools.count(48291034)}
-        self._names = itertools.count()
+        self._names = {1: itertools.count(), 2: itertools.count()}
         otpget.mount(PATH, self.handle)
 
     # --- switches and drivers ---------------------------------------------------------
@@ -173,7 +173,7 @@ class FakeOtpgetEmail:
                 return self._reply("500", message)
         self.counts[(server, key)] -= 1
         self.otpget.balance -= price
-        n = next(self._names)
+        n = next(self._names[server])
         local = f"temp.abc{123 + n}" if server == 1 else LOCAL_PARTS[n % len(LOCAL_PARTS)]
         activation = FakeEmail(
             str(next(self._ids[server])), server, f"{local}@{domain}", service, domain, site,
