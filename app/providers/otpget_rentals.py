@@ -242,7 +242,7 @@ class OtpgetRentals(OtpgetJsonHandler):
 
     async def offers(self, provider: int | None = None) -> tuple[RentalOffer, ...]:
         """Every tier sold now: countries, then each one's pricing and live stock. A tier
-        shorter than the stock's `min_month` has none available."""
+        shorter than an area's `min_month` gets none of that area's stock."""
         result: list[RentalOffer] = []
         for country in await self.countries(provider):
             try:
@@ -252,11 +252,11 @@ class OtpgetRentals(OtpgetJsonHandler):
                 continue
             stock = await self.stock(country.country_code, country.provider)
             for price in prices:
+                # Every area listed for the country counts (the seed's one area is the
+                # country itself); an area whose minimum term is longer sells none of this.
                 available = sum(
-                    s.available for s in stock
-                    if s.area_code == country.country_code
-                    and price.duration_hours >= s.min_month * MONTH_HOURS
-                )  # fmt: skip
+                    s.available for s in stock if price.duration_hours >= s.min_month * MONTH_HOURS
+                )
                 key = f"{country.provider}:{country.country_code}:{price.duration_hours}"
                 result.append(
                     RentalOffer(key, country.provider, country.country_code,
@@ -304,12 +304,15 @@ class OtpgetRentals(OtpgetJsonHandler):
         for row in _rows(envelope, "rentals", what):
             try:
                 raw = text(row["status"]).lower()
-                state = RentalState(raw) if raw in RentalState._value2member_map_ else None
+                try:
+                    state = RentalState(raw)
+                except ValueError:
+                    state = RentalState.OTHER
                 expiry = row.get("expiry_time")
                 found.append(
                     RentalRecord(
                         text(row["id"]), text(row["order_id"]), _provider_of(row.get("server")),
-                        text(row["phone_number"]), state or RentalState.OTHER, raw,
+                        text(row["phone_number"]), state, raw,
                         str(row.get("country_code", "")).lower(),
                         local_time(expiry, self.zone) if expiry else None,
                     )

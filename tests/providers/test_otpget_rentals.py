@@ -121,11 +121,12 @@ class TestCatalog:
     ) -> None:
         otpget.answer_next(
             '{"status":"200","message":"OK","available":[{"area_code":"ca",'
-            '"area_title":"Canada","available":50,"min_month":6}]}',
+            '"area_title":"Canada","available":50,"min_month":6},{"area_code":"416",'
+            '"area_title":"Toronto","available":5,"min_month":0}]}',
             action="getAvailableRentals",
         )
         offers = {o.upstream_key: o.available for o in await rentals.offers(2)}
-        assert offers["2:ca:720"] == 0 and offers["2:ca:4320"] == 50
+        assert offers["2:ca:720"] == 5 and offers["2:ca:4320"] == 55
 
 
 class TestRent:
