@@ -35,6 +35,26 @@ HTML_PAGE = (
 GARBAGE = b"\x00\x9f\xff%PDF-1.4 \xde\xad\xbe\xef ACCESS"
 
 
+class Num(str):
+    """A number written into JSON exactly as given: PHP pages print money as `120.00`,
+    which no float round-trips to."""
+
+
+def compact_json(payload: Any) -> bytes:
+    """JSON without spaces (`{"a":"1","b":[2]}`), `Num` values written verbatim."""
+
+    def dump(value: Any) -> str:
+        if isinstance(value, Num):
+            return str(value)
+        if isinstance(value, dict):
+            return "{" + ",".join(f"{dump(str(k))}:{dump(v)}" for k, v in value.items()) + "}"
+        if isinstance(value, list | tuple):
+            return "[" + ",".join(dump(v) for v in value) + "]"
+        return json.dumps(value, ensure_ascii=False)
+
+    return dump(payload).encode()
+
+
 @dataclass(frozen=True, slots=True)
 class Call:
     """One request the fake received. `params` never holds the credential."""

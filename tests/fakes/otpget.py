@@ -72,6 +72,13 @@ class FakeOtpget(FakeUpstream):
         self.orders: dict[str, FakeOrder] = {}
         self._answers: list[tuple[str | None, str]] = []
         self._ids = itertools.count(1001)
+        # Other handlers on the same base URL (rental-handler.php, email_handler.php), each
+        # a module of its own sharing this wallet, key, clock, call log and faults.
+        self.mounted: dict[str, Callable[[Call], Reply]] = {}
+
+    def mount(self, path: str, handle: Callable[[Call], Reply]) -> None:
+        """Serve `path` (e.g. "/stubs/rental-handler.php") with `handle`."""
+        self.mounted[path] = handle
 
     # --- switches and drivers ---------------------------------------------------------
 
@@ -96,7 +103,7 @@ class FakeOtpget(FakeUpstream):
         self, method: str, path: str, query: dict[str, str], body: bytes, headers: dict[str, str]
     ) -> Call:
         params = {k: v for k, v in query.items() if k != "api_key"}
-        handler = HANDLERS.get(path, "unknown")
+        handler = HANDLERS.get(path) or ("mounted" if path in self.mounted else "unknown")
         return Call(
             params.get("action", ""),
             {**params, "handler": handler},
@@ -110,6 +117,8 @@ class FakeOtpget(FakeUpstream):
                 del self._answers[i]
                 return Reply.text(text)
         handler = call.params["handler"]
+        if handler == "mounted":
+            return self.mounted[call.path](call)
         if handler == "unknown":
             return Reply.text("<html><body><h1>404 Not Found</h1></body></html>", 404)
         if not call.authorized:
