@@ -11,12 +11,13 @@ from app.errors import install_handlers
 from app.observability.logs import configure_logging
 from app.observability.metrics import process_exiting
 from app.observability.middleware import AccessMiddleware, BodyLimitMiddleware, RequestIdMiddleware
+from app.providers import registry as provider_registry
 from app.runtime import running
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    configure_logging(settings)
+    configure_logging(settings, extra_secrets=provider_registry.secret_values(settings))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

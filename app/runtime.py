@@ -20,7 +20,7 @@ from app.db.engine import make_engine, make_sessionmaker
 from app.observability.health import Readiness
 from app.observability.metrics_db import SnapshotCache
 from app.orders.context import OrdersContext
-from app.providers.guard import GuardedProvider
+from app.providers.protocols import ActivationProvider
 from app.providers.registry import build_providers, close_providers
 from app.ratelimit.state import RateLimits
 from app.workers.catalog_sync import CatalogSyncer
@@ -35,7 +35,7 @@ class Runtime:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     health_writer: HealthWriter
-    providers: dict[str, GuardedProvider]
+    providers: dict[str, ActivationProvider]
     orders: OrdersContext
     rate_limits: RateLimits
     authenticator: TokenAuthenticator

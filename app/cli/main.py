@@ -104,9 +104,10 @@ def worker() -> None:
     from app import runtime
     from app.db import migrate
     from app.observability.logs import configure_logging
+    from app.providers import registry as provider_registry
 
     settings = load_settings()
-    configure_logging(settings)
+    configure_logging(settings, extra_secrets=provider_registry.secret_values(settings))
     url = database_url(settings)
     if not migrate.is_at_head(url):
         fail("the database schema is not at head: run `smsgate migrate` (or serve) first")

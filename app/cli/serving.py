@@ -25,7 +25,10 @@ def prepare(settings: Settings) -> dict[str, Any]:
     for stale in directory.glob("*.db"):
         stale.unlink(missing_ok=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
-    configure_logging(settings)
+    # Only now may the adapters (and through their guard, prometheus_client) be imported.
+    from app.providers.registry import secret_values as provider_secrets
+
+    configure_logging(settings, extra_secrets=provider_secrets(settings))
     # uvicorn leaves logging alone (each worker's create_app configures it) and prints no
     # access line of its own: the access middleware writes one per request.
     return {"log_config": None, "access_log": False}

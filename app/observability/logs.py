@@ -12,6 +12,7 @@ terminal (`make run` in a shell), JSON otherwise (containers, systemd, files).
 import logging
 import os
 import sys
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,11 +28,10 @@ _HANDLER_MARK = "_smsgate_handler"
 
 
 def secret_values(settings: Settings) -> list[str]:
-    """Every secret the settings hold: SecretStr fields, fields named like secrets, and
-    passwords inside URLs; and the credentials of the enabled providers' settings blocks."""
-    from app.providers.registry import secret_values as provider_secrets  # imports adapters
-
-    found: list[str] = provider_secrets(settings)
+    """Every secret the core settings hold: SecretStr fields, fields named like secrets, and
+    passwords inside URLs. Providers' credentials live in their own settings blocks: callers
+    pass them to configure_logging (app.providers.registry.secret_values)."""
+    found: list[str] = []
     for name, value in settings:
         if isinstance(value, SecretStr):
             found.append(value.get_secret_value())
@@ -118,7 +118,7 @@ def get_logger(name: str) -> Any:
     return structlog.get_logger(name)
 
 
-def configure_logging(settings: Settings) -> None:
+def configure_logging(settings: Settings, extra_secrets: Iterable[str] = ()) -> None:
     """Route all logging through structlog; safe to call again (replaces its own handler)."""
     global _PID
     _PID = os.getpid()
@@ -136,7 +136,7 @@ def configure_logging(settings: Settings) -> None:
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
-            _scrub_with(Scrubber(secret_values(settings))),
+            _scrub_with(Scrubber([*secret_values(settings), *extra_secrets])),
             renderer,
         ],
     )

@@ -21,7 +21,6 @@ from app.kit import clock
 from app.kit.clock import rfc3339
 from app.ledger import service as ledger_service
 from app.ledger import subjects
-from app.observability.metrics import provider_call
 from app.orders import events, presenter, repository
 from app.orders.context import OrdersContext
 from app.orders.events import EventType
@@ -30,6 +29,7 @@ from app.orders.routing import Candidate
 from app.orders.service import CreateResult, Offer, buy_one
 from app.providers import base as upstream
 from app.providers.base import Provider
+from app.providers.calls import provider_call
 
 STATUS_NAMES = {s.value for s in PUBLIC_STATUSES}
 

@@ -16,7 +16,6 @@ from app.kit import clock
 from app.ledger import service as ledger_service
 from app.ledger import subjects
 from app.observability.logs import get_logger
-from app.observability.metrics import provider_call
 from app.orders import events, repository
 from app.orders.context import OrdersContext
 from app.orders.events import EventType
@@ -24,6 +23,7 @@ from app.orders.models import LIVE_STATUSES, Order, OrderStatus, Reconcile
 from app.orders.otp import extract_code
 from app.orders.service import activate, fail_and_refund
 from app.providers.base import Provider, UpstreamError, UpstreamState, UpstreamStatus
+from app.providers.calls import provider_call
 
 log = get_logger(__name__)
 

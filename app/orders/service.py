@@ -19,7 +19,6 @@ from app.kit import clock
 from app.ledger import service as ledger_service
 from app.ledger import subjects
 from app.observability.logs import get_logger
-from app.observability.metrics import provider_call
 from app.orders import repository
 from app.orders.context import OrdersContext
 from app.orders.models import LIVE_STATUSES, OrderStatus, Reconcile
@@ -33,6 +32,7 @@ from app.providers.base import (
     Purchase,
     UpstreamError,
 )
+from app.providers.calls import provider_call
 
 log = get_logger(__name__)
 

@@ -10,13 +10,13 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from app.kit import clock
-from app.observability.metrics import provider_call
 from app.orders import lifecycle, repository
 from app.orders.actions import release
 from app.orders.context import OrdersContext
 from app.orders.models import OrderStatus
 from app.orders.service import fail_and_refund
 from app.providers.base import UpstreamError, UpstreamState, UpstreamStatus
+from app.providers.calls import provider_call
 
 if TYPE_CHECKING:  # the loop imports this module; only its type is needed here
     from app.kit.polling import Lanes

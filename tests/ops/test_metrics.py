@@ -6,6 +6,7 @@ from pydantic import SecretStr
 
 from app.observability import metrics
 from app.providers.base import Rejected, Unavailable
+from app.providers.calls import provider_call
 from tests.factories import Factory
 from tests.ops.support import parse_metrics, total, value
 from tests.orders_api.support import START, create_one
@@ -164,11 +165,11 @@ async def test_provider_call_outcomes(client):
     for exc, outcome in ((Unavailable("down"), "unavailable"), (Rejected("no"), "rejected"),
                          (RuntimeError("bug"), "error")):  # fmt: skip
         before = count(outcome)
-        with pytest.raises(type(exc)), metrics.provider_call("fake", "cancel", 7):
+        with pytest.raises(type(exc)), provider_call("fake", "cancel", 7):
             raise exc
         assert count(outcome) == before + 1
     before = count("ok")
-    with metrics.provider_call("fake", "cancel", 7):
+    with provider_call("fake", "cancel", 7):
         pass
     assert count("ok") == before + 1
 

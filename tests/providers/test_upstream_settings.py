@@ -197,7 +197,7 @@ def test_caps_per_provider_override_the_defaults(monkeypatch: pytest.MonkeyPatch
 def test_the_log_scrubber_knows_the_enabled_providers_credentials(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from app.observability.logs import secret_values
+    from app.providers.registry import secret_values
 
     monkeypatch.setenv("SMSGATE_OTPGET_API_KEY", "k-otp-in-logs")
     monkeypatch.setenv("SMSGATE_SMSCODE_TOKEN", "t-sms-in-logs")

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.kit.polling import Lanes
 from app.orders.context import OrdersContext
 from app.workers.poller import Poller
-from app.kit.polling import Lanes
 
 LEASE = 30.0
 
