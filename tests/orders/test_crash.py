@@ -140,11 +140,11 @@ async def test_killed_server_then_restart_settles_everything(
         "SMSGATE_RECONCILE_AFTER_SECONDS": "1",
         "SMSGATE_POLL_INTERVAL_SECONDS": "0.2",
     }
-    # Every upstream call of the first server hangs far longer than the test waits, so the
+    # Every upstream call of the first server hangs a minute (the sandbox's maximum), so the
     # kill lands mid-purchase however slowly the five creates reach it (with a 3 s latency
     # a loaded machine let the first purchase finish before the fifth had begun). The
     # restarted server's upstream answers at once: it only has to look the orders up.
-    hanging = {**env, "SMSGATE_SANDBOX_LATENCY_MS": "600000"}
+    hanging = {**env, "SMSGATE_SANDBOX_LATENCY_MS": "60000"}
     with running_server(hanging, tmp_path) as srv:
         async with httpx.AsyncClient(base_url=srv.base_url, headers=user.headers, timeout=30) as c:
             product = (await c.get("/v1/catalog/products?limit=1")).json()["data"][0]

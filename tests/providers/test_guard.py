@@ -196,11 +196,14 @@ async def test_429_pauses_without_opening(adapter, clock: FakeClock):
 
 
 async def test_concurrency_cap_holds_and_a_full_queue_fails_over(adapter):
-    guard = guard_of(adapter, GuardPolicy(max_concurrency=2, queue_seconds=0.2))
+    # A queue long enough that no call of the first six can time out however slow the
+    # machine: this half is about the cap, the second about the queue's bound.
+    patient = guard_of(adapter, GuardPolicy(max_concurrency=2, queue_seconds=60))
     adapter.delay = 0.05
-    results = await asyncio.gather(*(guard.buy("k", str(i)) for i in range(6)))
+    results = await asyncio.gather(*(patient.buy("k", str(i)) for i in range(6)))
     assert len(results) == 6 and adapter.peak == 2
 
+    guard = guard_of(adapter, GuardPolicy(max_concurrency=2, queue_seconds=0.2))
     adapter.delay = 0.5
     results = await asyncio.gather(*(guard.buy("k", str(i)) for i in range(3)),
                                    return_exceptions=True)  # fmt: skip
