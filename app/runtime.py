@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -17,9 +18,11 @@ from app.auth.service import TokenAuthenticator
 from app.catalog.health import HealthWriter
 from app.config import Settings
 from app.db.engine import make_engine, make_sessionmaker
+from app.kit.polling import PollStep
 from app.observability.health import Readiness
 from app.observability.metrics_db import SnapshotCache
 from app.orders.context import OrdersContext
+from app.orders.worker import OrdersStep
 from app.providers.protocols import ActivationProvider
 from app.providers.registry import build_providers, close_providers
 from app.ratelimit.state import RateLimits
@@ -81,6 +84,11 @@ class Runtime:
             await self.engine.dispose()
 
 
+def poll_steps(orders: OrdersContext) -> list[PollStep[Any]]:
+    """Every kind the poll loop advances, one line per kind (tests build their loop here too)."""
+    return [OrdersStep(orders)]
+
+
 def build(settings: Settings, *, url: str | None = None, workers: bool = False) -> Runtime:
     """Everything, connected lazily (nothing talks to the database or an upstream yet).
     `url` is the resolved database URL (default: resolved from `settings` here, which may
@@ -95,7 +103,7 @@ def build(settings: Settings, *, url: str | None = None, workers: bool = False) 
     health_writer = HealthWriter(engine)
     providers = build_providers(settings, health_writer)
     orders = OrdersContext(engine, providers, settings)
-    poller = Poller(orders) if workers else None
+    poller = Poller(poll_steps(orders), engine, settings) if workers else None
     running: tuple[Worker, ...] = ()
     if poller is not None:
         syncer = CatalogSyncer(engine, sessionmaker, providers, settings)

@@ -32,7 +32,7 @@ from app.orders.context import OrdersContext
 from app.providers.guard import Breaker, GuardedProvider
 from app.providers.sandbox import SandboxProvider
 from app.workers.poller import Poller
-from tests.factories import Factory
+from tests.factories import Factory, poller_for
 
 pytest_plugins = ["tests.markers"]  # layer markers: unit, db, e2e, slow
 
@@ -251,7 +251,7 @@ def orders_ctx(app: FastAPI) -> OrdersContext:
 
 @pytest.fixture
 def poller(orders_ctx: OrdersContext) -> Poller:
-    return Poller(orders_ctx)
+    return poller_for(orders_ctx)
 
 
 @pytest.fixture

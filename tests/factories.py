@@ -1,16 +1,21 @@
 """Async helpers that put things in the database through the real services."""
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app import runtime
 from app.auth import service as auth_service
 from app.catalog import service as catalog_service
 from app.catalog.models import Provider
 from app.cli.bootstrap import sync_provider_catalogs
+from app.kit.polling import PollStep
 from app.ledger import service as ledger_service
+from app.orders.context import OrdersContext
 from app.providers.sandbox import SandboxProvider
+from app.workers.poller import Poller
 
 
 @dataclass
@@ -49,3 +54,8 @@ class Factory:
             await session.execute(
                 update(Provider).where(Provider.code == code).values(enabled=enabled)
             )
+
+
+def poller_for(ctx: OrdersContext, *more: PollStep[Any]) -> Poller:
+    """The production poll loop (every kind of app.runtime.poll_steps), plus `more` steps."""
+    return Poller([*runtime.poll_steps(ctx), *more], ctx.engine, ctx.settings)

@@ -4,23 +4,25 @@ run), handles the batch with the loop's bounded concurrency and does its periodi
 
 A step that fails is logged and the other steps of the round still run; what it had claimed
 waits out its lease and a later round (of this worker or another) takes it again. Orders are
-the first kind (app.orders.worker); a new kind adds a step. The loop's own chore is purging
-old idempotency keys, which serve every endpoint that spends money. `stop()` lets the current
-round finish.
+the first kind (app.orders.worker); the kinds are listed once, in app.runtime.poll_steps. The
+loop's own chore is purging old idempotency keys, which serve every endpoint that spends
+money. `stop()` lets the current round finish.
 """
 
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.config import Settings
 from app.idempotency import service as idempotency
 from app.kit import clock
 from app.kit.polling import Lanes, PollStep
 from app.observability import metrics
-from app.orders.context import OrdersContext
-from app.orders.worker import OrdersStep
 from app.workers.loop import Worker
 
 log = logging.getLogger(__name__)
@@ -29,18 +31,24 @@ PURGE_EVERY_SECONDS = 300.0
 
 
 class Poller(Worker):
-    """The loop. `Poller(orders_ctx)` polls orders; further kinds pass their steps after
-    it. The orders context also lends the loop the engine and settings of its own chores."""
+    """The loop over `steps`, one per kind (app.runtime.poll_steps lists them). `engine` and
+    `settings` serve the loop's own concurrency bound and chores."""
 
     name = "poller"
 
     def __init__(
-        self, ctx: OrdersContext, *steps: PollStep[Any], idle_seconds: float = 0.25
+        self,
+        steps: Sequence[PollStep[Any]],
+        engine: AsyncEngine,
+        settings: Settings,
+        *,
+        idle_seconds: float = 0.25,
     ) -> None:
         super().__init__(idle_seconds)
-        self.ctx = ctx
-        self.steps: tuple[PollStep[Any], ...] = (OrdersStep(ctx), *steps)
-        self._semaphore = asyncio.Semaphore(ctx.settings.poll_concurrency)
+        self.steps: tuple[PollStep[Any], ...] = tuple(steps)
+        self.engine = engine
+        self.settings = settings
+        self._semaphore = asyncio.Semaphore(settings.poll_concurrency)
         self._last_purge = 0.0
         self.advanced = 0  # rows handled since start, every kind (benchmarks and metrics)
         self.last_beat = time.monotonic()  # /readyz: a sign of life, each round and row
@@ -80,8 +88,8 @@ class Poller(Worker):
         if time.monotonic() - self._last_purge < PURGE_EVERY_SECONDS:
             return
         self._last_purge = time.monotonic()
-        before = clock.utcnow() - timedelta(hours=self.ctx.settings.idempotency_ttl_hours)
-        async with self.ctx.engine.begin() as session:
+        before = clock.utcnow() - timedelta(hours=self.settings.idempotency_ttl_hours)
+        async with self.engine.begin() as session:
             purged = await idempotency.purge(session, before)
         if purged:
             log.info("purged %d idempotency keys", purged)

@@ -29,9 +29,9 @@ from app.db.engine import make_engine, make_sessionmaker
 from app.ledger import service as ledger_service
 from app.orders.context import OrdersContext
 from app.providers.registry import build_providers
-from app.workers.poller import Poller
 from tests.bench.http_load import LoadResult, request, run_load
 from tests.e2e.server import running_server
+from tests.factories import poller_for
 
 CONNECTIONS = 64
 TARGETS = {
@@ -189,7 +189,7 @@ async def _poller_phase(url: str, orders: int) -> tuple[float, int]:
             {"n": orders},
         )
     ctx = OrdersContext(engine, build_providers(settings), settings)
-    poller = Poller(ctx)
+    poller = poller_for(ctx)
     started = time.perf_counter()
     while True:
         if not await poller.tick():

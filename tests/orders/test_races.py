@@ -13,8 +13,7 @@ from app.events.models import Event
 from app.ledger import audit
 from app.ledger.models import LedgerEntry
 from app.orders.models import Order
-from app.workers.poller import Poller
-from tests.factories import Factory
+from tests.factories import Factory, poller_for
 
 
 async def _cheapest_product(client: httpx.AsyncClient, headers: dict[str, str]) -> dict:
@@ -115,7 +114,7 @@ async def test_cancel_finish_and_expiry_race(
     without_sms = await create(15)
 
     clock.advance(11)
-    await Poller(orders_ctx).tick()  # the first 15 get their SMS
+    await poller_for(orders_ctx).tick()  # the first 15 get their SMS
     clock.advance(1200)  # everything is now past its rental window
 
     async def post(action: str, order_id: int) -> httpx.Response:
@@ -126,7 +125,7 @@ async def test_cancel_finish_and_expiry_race(
     calls = []
     for order_id in with_sms + without_sms:
         calls += [post("cancel", order_id), post("cancel", order_id), post("finish", order_id)]
-    calls += [Poller(orders_ctx).tick(), Poller(orders_ctx).tick()]
+    calls += [poller_for(orders_ctx).tick(), poller_for(orders_ctx).tick()]
     results = await asyncio.gather(*calls)
     responses = [r for r in results if isinstance(r, httpx.Response)]
     assert all(r.status_code in (200, 409) for r in responses), [r.text for r in responses]
@@ -184,7 +183,7 @@ async def test_pollers_in_parallel_deliver_each_sms_once(
         )  # fmt: skip
         assert r.status_code == 200
     clock.advance(11)
-    await asyncio.gather(*(Poller(orders_ctx).tick() for _ in range(4)))
+    await asyncio.gather(*(poller_for(orders_ctx).tick() for _ in range(4)))
     async with sessionmaker() as session:
         per_order = (
             await session.execute(

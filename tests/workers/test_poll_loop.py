@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.kit.polling import Lanes
 from app.orders.context import OrdersContext
-from app.workers.poller import Poller
+from tests.factories import poller_for
 
 LEASE = 30.0
 
@@ -118,7 +118,7 @@ async def _status(client, user, order_id: int) -> str:
 async def test_a_round_runs_every_kind(client, factory, clock, orders_ctx, dummies):
     user, order_id = await _order(client, factory)
     step = DummyStep(dummies)
-    poller = Poller(orders_ctx, step)
+    poller = poller_for(orders_ctx, step)
     clock.advance(11)  # past the sandbox's SMS delay: the order is due with its SMS
 
     assert await poller.tick() == 1 + 5
@@ -138,12 +138,12 @@ async def test_a_crashed_step_is_retaken_after_its_lease(
     crashing = DummyStep(dummies, crash=True)
 
     # The other kind is not held back by the crash: the order gets its SMS this round.
-    assert await Poller(orders_ctx, crashing).tick() == 1
+    assert await poller_for(orders_ctx, crashing).tick() == 1
     assert await _status(client, user, order_id) == "OTP_RECEIVED"
     assert crashing.claimed == [1, 2, 3, 4, 5] and await _done(dummies) == []
 
     other = DummyStep(dummies)  # another worker
-    poller = Poller(orders_ctx, other)
+    poller = poller_for(orders_ctx, other)
     clock.advance(LEASE - 1)
     await poller.tick()
     assert other.claimed == [] and await _done(dummies) == []  # still leased
@@ -158,7 +158,7 @@ async def test_a_killed_loop_leaves_its_rows_to_the_next_after_the_lease(
     factory, clock, orders_ctx, dummies
 ):
     hanging = DummyStep(dummies, hang=True)
-    killed = Poller(orders_ctx, hanging)
+    killed = poller_for(orders_ctx, hanging)
     task = asyncio.create_task(killed.run())
     for _ in range(100):
         if hanging.claimed:
@@ -170,7 +170,7 @@ async def test_a_killed_loop_leaves_its_rows_to_the_next_after_the_lease(
         await task
 
     other = DummyStep(dummies)
-    poller = Poller(orders_ctx, other)
+    poller = poller_for(orders_ctx, other)
     await poller.tick()
     assert other.claimed == [] and await _done(dummies) == []
 
