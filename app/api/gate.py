@@ -1,9 +1,11 @@
 """The edge checks that run before routing, so before FastAPI reads a body or a query.
 
-`AuthenticateFirst`: /v1, /v2 and /admin answer 401 (403 for a non-admin on /admin)
-before anything else about the request is looked at: no token and a malformed body is
-401, not 422. The principal it resolves is left on the request state, where the routes'
-PrincipalDep picks it up (one token lookup per request, the authenticator's cache).
+`AuthenticateFirst`: on /v1, /v2 and /admin the caller is checked before the body or the
+query is looked at: no token and a malformed body is 401, not 422 (403 for a non-admin on
+/admin). A refused caller on a path or method no route serves still gets the router's
+404 or 405 (the route table is probed only then, off the hot path). The principal is left
+on the request state, where the routes' PrincipalDep picks it up: one token lookup per
+request, through the authenticator's cache.
 
 `InputPolicy`: one rule for every string a route can receive, instead of per field: no
 NUL and no lone surrogate (Postgres cannot store either: they were 500s). The path, the
@@ -22,6 +24,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.admin.auth import require_admin
+from app.api.methods import routed
 from app.deps import authenticate
 from app.errors import GatewayError, error_response, field_error
 
@@ -55,8 +58,9 @@ class AuthenticateFirst:
                 else:
                     await authenticate(request)
             except GatewayError as exc:
-                await _answer(exc, scope, receive, send)
-                return
+                if routed(scope, scope["method"]):
+                    await _answer(exc, scope, receive, send)
+                    return
         await self.app(scope, receive, send)
 
 

@@ -9,27 +9,29 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match
+from starlette.types import Scope
 
 from app.errors import MethodNotAllowed, error_response
 
 _PROBED = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
+def routed(scope: Scope, method: str) -> bool:
+    """Whether a route of the app answers `method` on this request's path (a fresh scope:
+    matching writes into the one it is given)."""
+    probe = {
+        "type": "http",
+        "method": method,
+        "path": scope["path"],
+        "root_path": scope.get("root_path", ""),
+        "headers": [],
+        "query_string": b"",
+    }
+    return any(route.matches(probe)[0] == Match.FULL for route in scope["app"].router.routes)
+
+
 def allowed_methods(request: Request) -> list[str]:
-    scope = request.scope
-    allowed = []
-    for method in _PROBED:
-        probe = {
-            "type": "http",
-            "method": method,
-            "path": scope["path"],
-            "root_path": scope.get("root_path", ""),
-            "headers": [],
-            "query_string": b"",
-        }
-        if any(route.matches(probe)[0] == Match.FULL for route in request.app.router.routes):
-            allowed.append(method)
-    return allowed
+    return [method for method in _PROBED if routed(request.scope, method)]
 
 
 async def method_not_allowed(request: Request, exc: Exception) -> Response:

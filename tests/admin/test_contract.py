@@ -39,6 +39,14 @@ class TestAuthenticatedFirst:
     async def test_bad_query_without_token_is_401(self, client):
         assert_error(await client.get("/v1/orders", params={"limit": "x"}), 401, "UNAUTHORIZED")
 
+    async def test_refused_query_without_token_is_401(self, client, admin):
+        response = await client.get("/admin/orders", params={"phone_number": "\x00"})
+        assert_error(response, 401, "UNAUTHORIZED")
+
+    async def test_unknown_route_without_token_is_still_404(self, client, admin):
+        response = await client.post("/admin/nope", content=b"{bad", headers=JSON)
+        assert_error(response, 404, "NOT_FOUND")
+
     async def test_admin_malformed_body_without_token_is_401(self, client, admin):
         response = await client.post("/admin/accounts", content=b"{bad", headers=JSON)
         assert_error(response, 401, "UNAUTHORIZED")
@@ -151,3 +159,20 @@ class TestMethodNotAllowed:
         response = await client.request("PATCH", "/admin/accounts", headers=admin)
         assert_error(response, 405, "METHOD_NOT_ALLOWED")
         assert response.headers["allow"] == "GET, POST"
+
+
+async def test_one_token_lookup_per_request(client, app, user, monkeypatch):
+    """The gate resolves the caller; the route's PrincipalDep reuses it (no second lookup)."""
+    authenticator = app.state.runtime.authenticator
+    calls = []
+    original = authenticator.authenticate
+
+    async def counting(token: str):
+        calls.append(token)
+        return await original(token)
+
+    monkeypatch.setattr(authenticator, "authenticate", counting)
+    response = await client.get("/v1/balance", headers=user.headers)
+    assert response.status_code == 200, response.text
+    assert "x-ratelimit-limit" in {k.lower() for k in response.headers}
+    assert calls == [user.token]
