@@ -82,6 +82,14 @@ class TestStrings:
         )  # fmt: skip
         assert fields(assert_error(response, 422, "VALIDATION_ERROR")) == ["reference"]
 
+    async def test_nul_in_a_mapping_put_is_422(self, client, admin):
+        response = await client.put(
+            "/admin/providers/sandbox/mappings",
+            json={"kind": "country", "upstream_code": "a\x00", "canonical_code": None},
+            headers=admin,
+        )
+        assert fields(assert_error(response, 422, "VALIDATION_ERROR")) == ["upstream_code"]
+
     async def test_nul_in_a_nested_field_names_its_path(self, client, admin):
         raw = b'{"name": "ok", "x": [{"y": "\\u0000"}]}'
         response = await client.post("/admin/accounts", content=raw, headers={**JSON, **admin})
