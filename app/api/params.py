@@ -8,7 +8,7 @@ bigint range is a 422 here rather than a 500 from the driver.
 from typing import Annotated
 
 from fastapi import Path, Query
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, Field
 from starlette.convertors import StringConvertor, register_url_convertor
 
 MAX_ID = 2**63 - 1  # Postgres bigint
@@ -29,12 +29,17 @@ def _decimal_digits(value: object) -> object:
 
 
 _Digits = BeforeValidator(_decimal_digits)
+# The bounds sit on the inner type: beside the validator they would reach OpenAPI as
+# "ge"/"le" rather than "minimum"/"maximum".
+_Bigint = Annotated[int, Field(ge=1, le=MAX_ID)]
+_Cursor = Annotated[int, Field(ge=0, le=MAX_ID)]
+_Integer = Annotated[int, Field(ge=1, le=MAX_INT)]
 
-PathId = Annotated[int, _Digits, Path(ge=1, le=MAX_ID)]
-QueryId = Annotated[int | None, _Digits, Query(ge=1, le=MAX_ID)]
-AfterId = Annotated[int | None, _Digits, Query(ge=0, le=MAX_ID)]  # a cursor: 0 = from the start
-QueryIntId = Annotated[int | None, _Digits, Query(ge=1, le=MAX_INT)]
-RequiredIntId = Annotated[int, _Digits, Query(ge=1, le=MAX_INT)]
+PathId = Annotated[_Bigint, _Digits, Path()]
+QueryId = Annotated[_Bigint | None, _Digits, Query()]
+AfterId = Annotated[_Cursor | None, _Digits, Query()]  # a cursor: 0 = from the start
+QueryIntId = Annotated[_Integer | None, _Digits, Query()]
+RequiredIntId = Annotated[_Integer, _Digits, Query()]
 
 
 class _OrderSegment(StringConvertor):
