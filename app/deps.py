@@ -50,12 +50,21 @@ def token_matches(given: str, expected: SecretStr | None) -> bool:
     return bool(secret) and hmac.compare_digest(given.encode(), secret.encode())
 
 
-async def _principal(request: Request) -> Principal:
+async def authenticate(request: Request) -> Principal:
+    """The caller of a /v1 or /v2 request; 401 when the token is missing or unknown. Run by
+    app.api.gate before routing; the principal stays on the request state for the routes."""
     principal = await runtime(request).authenticator.authenticate(bearer_token(request))
     if principal is None:
         raise Unauthorized()
     request.state.account_id = principal.account_id
+    request.state.principal = principal
     return principal
+
+
+async def _principal(request: Request) -> Principal:
+    # Resolved already when the request came through the gate (the app always does).
+    principal: Principal | None = getattr(request.state, "principal", None)
+    return principal if principal is not None else await authenticate(request)
 
 
 async def _settings(request: Request) -> Settings:

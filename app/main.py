@@ -6,6 +6,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app import api
+from app.api.gate import AuthenticateFirst, InputPolicy
+from app.api.methods import method_not_allowed
 from app.config import Settings, get_settings
 from app.errors import install_handlers
 from app.observability.logs import configure_logging
@@ -35,10 +37,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_handlers(app)
+    app.add_exception_handler(405, method_not_allowed)  # before the HTTPException handler
     app.include_router(api.router)
     # Added innermost first: the access log sees every answer (a 413, the last-resort 500),
-    # and the request id is on every response.
+    # and the request id is on every response. The caller is authenticated before anything
+    # reads the query or the body (the input policy reads both, through the size limit).
+    app.add_middleware(InputPolicy)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AuthenticateFirst)
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(AccessMiddleware)
     return app

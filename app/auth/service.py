@@ -83,6 +83,9 @@ async def revoke_token(session: AsyncSession, prefix_or_id: str) -> int:
     return int(token_id)
 
 
+_MISSING = object()
+
+
 class TokenAuthenticator:
     """Resolves bearer tokens to principals, caching results briefly per process.
 
@@ -102,8 +105,12 @@ class TokenAuthenticator:
 
     async def authenticate(self, token: str) -> Principal | None:
         digest = hash_token(token)
-        if self._cache is not None and digest in self._cache:
-            return self._cache[digest]
+        if self._cache is not None:
+            # One read: `digest in cache` then `cache[digest]` could see the entry expire
+            # in between (a KeyError, a 500). None (a refused token) is cached too.
+            cached = self._cache.get(digest, _MISSING)
+            if cached is not _MISSING:
+                return cached  # type: ignore[return-value]
         principal = await self._lookup(digest)
         if self._cache is not None:
             self._cache[digest] = principal

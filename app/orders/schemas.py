@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
-Id = Annotated[StrictInt, Field(ge=1, le=2**62)]
+Id = Annotated[StrictInt, Field(ge=1, le=2**63 - 1)]  # bigint, as app.api.params.PathId
 Money = Annotated[StrictInt, Field(ge=0, le=10**15)]
 
 

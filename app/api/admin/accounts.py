@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from app.api.admin.params import Id, Limit
 from app.api.envelope import ok
+from app.api.params import AfterId
 from app.auth import service as auth_service
 from app.auth.service import TokenAuthenticator
 from app.deps import SessionDep, runtime
@@ -48,7 +49,7 @@ async def create_account(body: AccountCreate, session: SessionDep) -> Response:
 async def list_accounts(
     session: SessionDep,
     limit: Limit = 100,
-    after_id: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+    after_id: AfterId = None,
     name: Annotated[str | None, Query(max_length=100)] = None,
     disabled: bool | None = None,
 ) -> Response:

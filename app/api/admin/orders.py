@@ -9,6 +9,7 @@ from starlette.responses import Response, StreamingResponse
 
 from app.api.admin.params import Cursor, Id, Limit, utc
 from app.api.envelope import ok
+from app.api.params import QueryId, QueryIntId
 from app.deps import OrdersDep, SessionDep
 from app.kit import clock
 from app.ops import order_export as export
@@ -23,11 +24,11 @@ When = Annotated[datetime | None, Query()]
 
 @dataclass
 class FilterParams:
-    account_id: Annotated[int | None, Query(ge=1, le=2**62)] = None
+    account_id: QueryId = None
     status: Annotated[list[str] | None, Query(max_length=10)] = None
     provider: Text = None
-    product_id: Annotated[int | None, Query(ge=1, le=2**31)] = None
-    catalog_product_id: Annotated[int | None, Query(ge=1, le=2**31)] = None
+    product_id: QueryIntId = None
+    catalog_product_id: QueryIntId = None
     country: Text = None
     service: Text = None
     phone_number: Text = None

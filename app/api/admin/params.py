@@ -3,9 +3,11 @@
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Path, Query
+from fastapi import Query
 
-Id = Annotated[int, Path(ge=1, le=2**62)]
+from app.api.params import PathId
+
+Id = PathId
 Limit = Annotated[int, Query(ge=1, le=500)]
 Cursor = Annotated[str | None, Query(max_length=200)]
 Since = Annotated[datetime | None, Query(alias="from")]

@@ -10,13 +10,14 @@ from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from app.api.envelope import ok
+from app.api.params import PathId
 from app.deps import SessionDep, runtime
 from app.kit.json import JSONResponse
 from app.ratelimit import service
 
 router = APIRouter(prefix="/accounts/{account_id}/rate-limits", tags=["admin rate limits"])
 
-AccountId = Annotated[int, Path(ge=1, le=2**62)]
+AccountId = PathId
 GroupName = Annotated[str, Path(max_length=64)]
 
 

@@ -8,6 +8,7 @@ from starlette.responses import Response
 
 from app.api.admin.params import utc
 from app.api.envelope import ok
+from app.api.params import QueryId
 from app.deps import SessionDep
 from app.ops import reports as service
 
@@ -20,7 +21,7 @@ async def get_report(
     since: Annotated[datetime, Query(alias="from")],
     until: Annotated[datetime, Query(alias="to")],
     group_by: Annotated[str, Query(max_length=16)] = "account",
-    account_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    account_id: QueryId = None,
 ) -> Response:
     """Per account, provider, service or UTC day in [from, to); sums match the ledger."""
     since_utc, until_utc = utc(since), utc(until)

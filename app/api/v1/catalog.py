@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from app.api.envelope import ERRORS, Envelope, ok
+from app.api.params import QueryIntId, RequiredIntId
 from app.catalog import service
 from app.catalog.schemas import (
     CountryRead,
@@ -18,8 +19,8 @@ from app.deps import PrincipalDep, ProviderCodesDep, SessionDep
 
 router = APIRouter(prefix="/catalog", tags=["catalog"], responses=ERRORS)
 
-IdQuery = Annotated[int | None, Query(ge=1, le=2**31 - 1)]
-RequiredId = Annotated[int, Query(ge=1, le=2**31 - 1)]
+IdQuery = QueryIntId
+RequiredId = RequiredIntId
 
 
 @router.get("/countries", responses={200: {"model": Envelope[list[CountryRead]]}})

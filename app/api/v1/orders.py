@@ -2,11 +2,12 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from app.api.envelope import ERRORS, Envelope, ok, success_bytes
 from app.api.idempotent import Endpoint, IdempotencyKey
+from app.api.params import PathId
 from app.api.rate_limits import AbuseGuardDep
 from app.deps import OrdersDep, PrincipalDep
 from app.kit import clock
@@ -28,7 +29,7 @@ from app.orders.service import CreateResult
 
 router = APIRouter(prefix="/orders", tags=["orders"], responses=ERRORS)
 
-OrderId = Annotated[int, Path(ge=1, le=2**62)]
+OrderId = PathId
 Limit = Annotated[int, Query(ge=1, le=100)]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 StatusFilter = Annotated[str | None, Query(max_length=32)]
@@ -62,7 +63,7 @@ async def list_active_orders(principal: PrincipalDep, ctx: OrdersDep) -> Respons
     return ok(await actions.list_active(ctx, principal.account_id))
 
 
-@router.get("/{order_id}", responses={200: {"model": Envelope[OrderRead]}})
+@router.get("/{order_id:order_id}", responses={200: {"model": Envelope[OrderRead]}})
 async def get_order(principal: PrincipalDep, ctx: OrdersDep, order_id: OrderId) -> Response:
     """One order of the caller."""
     return ok(await actions.get(ctx, principal.account_id, order_id))
@@ -128,7 +129,8 @@ async def reactivate_order(
 
 
 @router.get(
-    "/{order_id}/reactivate-options", responses={200: {"model": Envelope[ReactivateOptionsRead]}}
+    "/{order_id:order_id}/reactivate-options",
+    responses={200: {"model": Envelope[ReactivateOptionsRead]}},
 )
 async def get_reactivate_options(
     principal: PrincipalDep, ctx: OrdersDep, order_id: OrderId

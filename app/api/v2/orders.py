@@ -88,7 +88,7 @@ async def list_orders_usd(
     return ok([_order(o, fx) for o in orders], fx.meta())
 
 
-@router.get("/{order_id}")
+@router.get("/{order_id:order_id}")
 async def get_order_usd(
     principal: PrincipalDep, ctx: OrdersDep, fx: FxDep, order_id: v1.OrderId
 ) -> Response:
@@ -139,7 +139,7 @@ async def reactivate_order_usd(
     )  # fmt: skip
 
 
-@router.get("/{order_id}/reactivate-options")
+@router.get("/{order_id:order_id}/reactivate-options")
 async def get_reactivate_options_usd(
     principal: PrincipalDep, ctx: OrdersDep, fx: FxDep, order_id: v1.OrderId
 ) -> Response:
