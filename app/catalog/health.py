@@ -2,7 +2,7 @@
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.catalog.models import Product, Provider, ProviderHealth
+from app.kit import clock
 from app.kit.clock import utcnow
 from app.providers.base import Money
 
@@ -74,7 +75,7 @@ async def record_pause(
 
     if await session.scalar(select(Provider.id).where(Provider.code == code)) is None:
         return None
-    now = utcnow()
+    now = clock.utcnow()  # the guards' clock: they compare it with their own reports
     snapshot: dict[str, Any] = {"updated_at": now}
     if seconds is None:
         snapshot |= {"breaker_state": "closed", "opened_until": None, "consecutive_failures": 0}
@@ -153,6 +154,11 @@ async def status(session: AsyncSession | AsyncConnection) -> list[dict[str, Any]
             }
         )
     return out
+
+
+def shown(recorded: dict[str, Any]) -> dict[str, Any]:
+    """A record_pause result for JSON: its times in RFC 3339."""
+    return {k: iso(v) if isinstance(v, datetime) else v for k, v in recorded.items()}
 
 
 def iso(value: Any) -> str | None:

@@ -41,8 +41,7 @@ def _record_pause(code: str, seconds: float | None) -> None:
     recorded = in_transaction(work)
     if recorded is None:
         fail(f"unknown provider {code!r}", 2)
-    emit({**recorded, "opened_until": health.iso(recorded.get("opened_until")),
-          "updated_at": health.iso(recorded["updated_at"])})  # fmt: skip
+    emit(health.shown(recorded))
 
 
 @providers_cli.command("pause")

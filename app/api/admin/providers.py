@@ -132,8 +132,7 @@ async def _pause(code: str, seconds: float | None, session: SessionDep, ctx: Ord
         until = recorded.get("opened_until")
         adopt(recorded["breaker_state"], until.timestamp() if until else None,
               recorded.get("last_error"), recorded["updated_at"].timestamp())  # fmt: skip
-    return ok({**recorded, "opened_until": health.iso(recorded.get("opened_until")),
-               "updated_at": health.iso(recorded["updated_at"])})  # fmt: skip
+    return ok(health.shown(recorded))
 
 
 @router.post("/{code}/pause")
