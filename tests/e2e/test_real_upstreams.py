@@ -24,9 +24,8 @@ from app.config import Settings
 from app.kit import clock as app_clock
 from app.ledger import audit
 from app.main import create_app
-from app.workers.poller import Poller
 from tests.conftest import FakeClock
-from tests.factories import Factory
+from tests.factories import Factory, poller_for
 from tests.fakes import FakeOtpget, FakeSmscode
 
 PKR_IDR = "58"
@@ -110,7 +109,7 @@ async def test_the_gateway_over_three_real_protocols(
     otpget: FakeOtpget = upstreams["otpget"]
     smscode: FakeSmscode = upstreams["smscode"]
     providers = gateway.state.runtime.providers
-    poller = Poller(gateway.state.runtime.orders)
+    poller = poller_for(gateway.state.runtime.orders)
 
     # --- sync: PKR converted, unmapped reported; an ops mapping puts the cheap server
     # under WhatsApp/Pakistan next to the activations -------------------------------------
