@@ -14,6 +14,7 @@ from app.catalog.models import Product, Provider, ProviderHealth
 from app.kit import clock
 from app.kit.clock import utcnow
 from app.providers.base import Money
+from app.providers.pauses import OPS_PAUSE_MESSAGE
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +72,6 @@ async def record_pause(
 ) -> dict[str, Any] | None:
     """Ops pause provider `code` for `seconds` (None: resume it now), for every process:
     each adopts the row within SMSGATE_BREAKER_PROBE_SECONDS. None for an unknown code."""
-    from app.providers.guard import OPS_PAUSE_MESSAGE
-
     if await session.scalar(select(Provider.id).where(Provider.code == code)) is None:
         return None
     now = clock.utcnow()  # the guards' clock: they compare it with their own reports

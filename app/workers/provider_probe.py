@@ -24,7 +24,8 @@ from app.catalog.models import Provider as ProviderRow
 from app.config import Settings
 from app.providers.dto import Money
 from app.providers.errors import UpstreamError
-from app.providers.guard import GuardedProvider, PauseReason
+from app.providers.guard import GuardedProvider
+from app.providers.pauses import PauseReason
 from app.workers.loop import Worker
 
 log = logging.getLogger(__name__)

@@ -19,15 +19,14 @@ from app.providers.base import (
     UpstreamStatus,
 )
 from app.providers.guard import (
-    OPS_PAUSE_MESSAGE,
     Breaker,
     BreakerState,
     GuardedProvider,
     GuardPolicy,
-    PauseReason,
     guarded,
     operations,
 )
+from app.providers.pauses import OPS_PAUSE_MESSAGE, PauseReason
 from app.providers.protocols import (
     ActivationSource,
     BalanceSource,

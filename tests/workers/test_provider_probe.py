@@ -24,7 +24,8 @@ from app.db.engine import make_engine
 from app.kit import clock as app_clock
 from app.main import create_app
 from app.providers.errors import Unavailable
-from app.providers.guard import GuardedProvider, PauseReason
+from app.providers.guard import GuardedProvider
+from app.providers.pauses import PauseReason
 from app.providers.registry import build_providers, close_providers
 from app.workers.provider_probe import ProviderProbe
 from tests.conftest import FakeClock
