@@ -128,6 +128,10 @@ class Settings(BaseSettings):
     breaker_cooldown_seconds: float = Field(default=30.0, gt=0)
     # Our account at the provider is out of money, or our key is refused: a long pause.
     breaker_funds_cooldown_seconds: float = Field(default=900.0, gt=0)
+    # A paused provider is probed with a cheap read (balance) this often and resumes when it
+    # answers (for funds: when the balance covers its cheapest offer); each process also
+    # re-reads the pauses other processes recorded in provider_health this often.
+    breaker_probe_seconds: float = Field(default=10.0, gt=0)
     # Calls in flight and calls per second to one provider from one process (0 = no cap);
     # the sandbox is never capped. A 429 from upstream pauses the provider for Retry-After.
     upstream_max_concurrency: int = Field(default=32, ge=0)

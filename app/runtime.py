@@ -30,6 +30,7 @@ from app.workers.catalog_sync import CatalogSyncer
 from app.workers.dispatcher import Dispatcher
 from app.workers.loop import Worker
 from app.workers.poller import Poller
+from app.workers.provider_probe import ProviderProbe
 
 
 @dataclass(eq=False)
@@ -92,8 +93,9 @@ def poll_steps(orders: OrdersContext) -> list[PollStep[Any]]:
 def build(settings: Settings, *, url: str | None = None, workers: bool = False) -> Runtime:
     """Everything, connected lazily (nothing talks to the database or an upstream yet).
     `url` is the resolved database URL (default: resolved from `settings` here, which may
-    start the embedded Postgres); `workers` adds the poller, the catalog sync and the webhook
-    dispatcher, for `start()` to run."""
+    start the embedded Postgres); `workers` adds the poller, the catalog sync, the webhook
+    dispatcher and the provider probes, for `start()` to run (the shared breaker refresh
+    runs in every process)."""
     if url is None:
         from app.db.migrate import resolve_database_url
 
@@ -104,10 +106,13 @@ def build(settings: Settings, *, url: str | None = None, workers: bool = False) 
     providers = build_providers(settings, health_writer)
     orders = OrdersContext(engine, providers, settings)
     poller = Poller(poll_steps(orders), engine, settings) if workers else None
-    running: tuple[Worker, ...] = ()
+    # Every process adopts the breaker states the others report; only where the workers
+    # run are paused providers probed (one prober per deployment's worker, not per replica).
+    probe = ProviderProbe(engine, providers, settings, probing=workers)
+    running: tuple[Worker, ...] = (probe,)
     if poller is not None:
         syncer = CatalogSyncer(engine, sessionmaker, providers, settings)
-        running = (poller, syncer, Dispatcher(engine, settings))
+        running = (poller, syncer, Dispatcher(engine, settings), probe)
     return Runtime(
         settings=settings,
         engine=engine,

@@ -153,6 +153,9 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
         run_workers=False,
         offer_cache_seconds=0,  # tests change stock and prices and expect them at once
         poll_interval_seconds=1,
+        # Tests run the provider probe's rounds themselves (tests/workers/test_provider_probe):
+        # a round of the app's own mid-test would show up in what a test measures.
+        breaker_probe_seconds=3600,
     )
 
 

@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -10,8 +11,10 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.catalog.models import Product, Provider, ProviderHealth
+from app.kit import clock
 from app.kit.clock import utcnow
 from app.providers.base import Money
+from app.providers.pauses import OPS_PAUSE_MESSAGE
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +27,9 @@ async def record_sync(
     balance: Money | None,
 ) -> None:
     now = utcnow()
-    values: dict[str, Any] = {"provider_id": provider_id, "updated_at": now}
+    # Not `updated_at`: that is when the breaker was last reported, which other processes
+    # compare to decide whether the row's breaker state is news (see shared_breakers).
+    values: dict[str, Any] = {"provider_id": provider_id}
     if error is None:
         values |= {"last_sync_at": now, "last_sync_report": report, "last_sync_error": None}
     else:
@@ -44,8 +49,11 @@ async def record_sync(
     )
 
 
-async def record_breaker(conn: AsyncConnection, code: str, snapshot: dict[str, Any]) -> None:
-    """One process's breaker report for provider `code` (last writer wins)."""
+async def record_breaker(
+    conn: AsyncConnection | AsyncSession, code: str, snapshot: dict[str, Any]
+) -> None:
+    """One process's breaker report for provider `code` (last writer wins); the snapshot's
+    own `updated_at`, when it has one, is when the report was made."""
     provider_id = await conn.scalar(select(Provider.id).where(Provider.code == code))
     if provider_id is None:
         return
@@ -57,6 +65,42 @@ async def record_breaker(conn: AsyncConnection, code: str, snapshot: dict[str, A
             set_={k: stmt.excluded[k] for k in values if k != "provider_id"},
         )
     )
+
+
+async def record_pause(
+    session: AsyncSession, code: str, seconds: float | None
+) -> dict[str, Any] | None:
+    """Ops pause provider `code` for `seconds` (None: resume it now), for every process:
+    each adopts the row within SMSGATE_BREAKER_PROBE_SECONDS. None for an unknown code."""
+    if await session.scalar(select(Provider.id).where(Provider.code == code)) is None:
+        return None
+    now = clock.utcnow()  # the guards' clock: they compare it with their own reports
+    snapshot: dict[str, Any] = {"updated_at": now}
+    if seconds is None:
+        snapshot |= {"breaker_state": "closed", "opened_until": None, "consecutive_failures": 0}
+    else:
+        snapshot |= {
+            "breaker_state": "open",
+            "opened_until": now + timedelta(seconds=seconds),
+            "last_error": OPS_PAUSE_MESSAGE,
+            "last_error_at": now,
+        }
+    await record_breaker(session, code, snapshot)
+    return {"code": code, **snapshot}
+
+
+async def shared_breakers(conn: AsyncConnection) -> list[dict[str, Any]]:
+    """Every provider's last reported breaker state (any process's), for `adopt`."""
+    rows = await conn.execute(
+        select(
+            Provider.code,
+            ProviderHealth.breaker_state,
+            ProviderHealth.opened_until,
+            ProviderHealth.last_error,
+            ProviderHealth.updated_at,
+        ).join(ProviderHealth, ProviderHealth.provider_id == Provider.id)
+    )
+    return [dict(row._mapping) for row in rows]
 
 
 async def status(session: AsyncSession | AsyncConnection) -> list[dict[str, Any]]:
@@ -86,17 +130,17 @@ async def status(session: AsyncSession | AsyncConnection) -> list[dict[str, Any]
                 "tiers": tiers or 0,
                 "tiers_in_stock": in_stock or 0,
                 "breaker_state": health.breaker_state if health else "closed",
-                "opened_until": _iso(health.opened_until) if health else None,
+                "opened_until": iso(health.opened_until) if health else None,
                 "consecutive_failures": health.consecutive_failures if health else 0,
                 "total_failures": health.total_failures if health else 0,
                 "last_error": health.last_error if health else None,
-                "last_error_at": _iso(health.last_error_at) if health else None,
+                "last_error_at": iso(health.last_error_at) if health else None,
                 "balance": format(health.balance.normalize(), "f")
                 if health and health.balance is not None
                 else None,
                 "balance_currency": health.balance_currency if health else None,
-                "balance_at": _iso(health.balance_at) if health else None,
-                "last_sync_at": _iso(health.last_sync_at) if health else None,
+                "balance_at": iso(health.balance_at) if health else None,
+                "last_sync_at": iso(health.last_sync_at) if health else None,
                 "last_sync_error": health.last_sync_error if health else None,
                 "last_sync_report": health.last_sync_report if health else None,
                 "pricing": {
@@ -111,7 +155,12 @@ async def status(session: AsyncSession | AsyncConnection) -> list[dict[str, Any]
     return out
 
 
-def _iso(value: Any) -> str | None:
+def shown(recorded: dict[str, Any]) -> dict[str, Any]:
+    """A record_pause result for JSON: its times in RFC 3339."""
+    return {k: iso(v) if isinstance(v, datetime) else v for k, v in recorded.items()}
+
+
+def iso(value: Any) -> str | None:
     from app.kit.clock import rfc3339
 
     return rfc3339(value) if value is not None else None

@@ -1,4 +1,5 @@
-"""`smsgate providers …`: health, catalog sync, pricing rules and catalog mappings."""
+"""`smsgate providers …`: health, pause and resume, catalog sync, pricing rules and catalog
+mappings."""
 
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
@@ -29,6 +30,34 @@ def status() -> None:
         return {"providers": await health.status(session)}
 
     emit(in_transaction(work))
+
+
+def _record_pause(code: str, seconds: float | None) -> None:
+    from app.catalog import health
+
+    async def work(session: AsyncSession) -> dict[str, Any] | None:
+        return await health.record_pause(session, code, seconds)
+
+    recorded = in_transaction(work)
+    if recorded is None:
+        fail(f"unknown provider {code!r}", 2)
+    emit(health.shown(recorded))
+
+
+@providers_cli.command("pause")
+def pause(
+    code: str,
+    seconds: Annotated[float, typer.Option(min=1, help="How long purchases are held back.")] = 3600,
+) -> None:
+    """Hold a provider's purchases back by hand, in every process (they follow within
+    SMSGATE_BREAKER_PROBE_SECONDS); probes leave it paused. Live orders go on."""
+    _record_pause(code, seconds)
+
+
+@providers_cli.command("resume")
+def resume(code: str) -> None:
+    """Let a provider's purchases go out again now, in every process, whatever paused it."""
+    _record_pause(code, None)
 
 
 @providers_cli.command("sync")

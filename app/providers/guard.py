@@ -15,8 +15,11 @@ and is what the rest of the gateway calls. Per process:
 
 Routing asks `usable()` and skips providers that would fail fast. Every state change is
 reported through `on_change` (persisted to `provider_health`, shown by `smsgate providers
-status`). The breaker is per process on purpose: it needs no shared store on the hot path,
-and each replica learns an outage from its own calls within `failures` calls.
+status`). The hot path reads no shared store: each process's breaker decides alone, and
+learns what the others reported (an outage, a pause or resume by ops, a probe that found
+the provider usable again) from `adopt`, fed every few seconds from `provider_health` by
+the probe worker (app.workers.provider_probe), which also `probe`s a paused provider with a
+cheap read and `resume`s it when that answers.
 """
 
 import asyncio
@@ -42,6 +45,7 @@ from app.providers.errors import (
     Unavailable,
     UpstreamError,
 )
+from app.providers.pauses import OPS_PAUSE_MESSAGE, PauseReason, reason_of
 from app.providers.protocols import PURCHASES
 
 log = logging.getLogger(__name__)
@@ -82,6 +86,7 @@ class Breaker:
         self.last_error: str | None = None
         self.last_error_at: float | None = None
         self.trial_in_flight = False
+        self.reason: PauseReason | None = None
 
     def usable(self) -> bool:
         if self.state is BreakerState.CLOSED:
@@ -114,14 +119,29 @@ class Breaker:
         self.failures.clear()
         self.consecutive = 0
         self.trial_in_flight = False
+        self.reason = None
         return changed
 
     def release(self) -> None:
         """The call ended without telling anything about health (cancelled, paused)."""
         self.trial_in_flight = False
 
+    def hold(self, until: float, message: str, reason: PauseReason) -> None:
+        """Open until `until` (epoch seconds) for a reason not counted as a failure: ops
+        paused it, or another process reported it open."""
+        self.state = BreakerState.OPEN
+        self.opened_until = until
+        self.last_error, self.last_error_at = message[:500], _now()
+        self.reason = reason
+        self.trial_in_flight = False
+
     def failure(
-        self, message: str, cooldown: float | None = None, *, ends_trial: bool = True
+        self,
+        message: str,
+        cooldown: float | None = None,
+        *,
+        ends_trial: bool = True,
+        reason: PauseReason = PauseReason.BREAKER,
     ) -> None:
         """A transient failure, or (with `cooldown`) one that opens the breaker at once.
         `ends_trial`: it was the half-open trial call (a purchase), not another call."""
@@ -141,6 +161,8 @@ class Breaker:
             self.opened_until = max(
                 self.opened_until or 0.0, now + (cooldown or self.policy.cooldown_seconds)
             )
+            if self.reason is None or cooldown is not None:
+                self.reason = reason
         if ends_trial:
             self.trial_in_flight = False
 
@@ -197,6 +219,9 @@ class GuardedProvider:
         self._slots = asyncio.Semaphore(policy.max_concurrency) if policy.max_concurrency else None
         self._limiter = AsyncLimiter(policy.max_rps, 1.0) if policy.max_rps else None
         self._paused_until = 0.0
+        # The newest report of this provider's health we know: our own last one, or the
+        # last one adopted from provider_health (older rows there are not news).
+        self._known_at = 0.0
         for operation in operations(inner):
             if hasattr(GuardedProvider, operation) or operation in vars(self):
                 # An adapter call named like the guard's own (`call`, `usable`) would hide it.
@@ -226,8 +251,74 @@ class GuardedProvider:
 
     def _report(self) -> None:
         metrics.set_breaker_state(self.code, str(self.breaker.state))
+        self._known_at = max(self._known_at, _now())
         if self._on_change is not None:
-            self._on_change(self.code, self.breaker.snapshot())
+            # Stamped with the time we know it as, so `adopt` never takes our own report
+            # back as news.
+            stamp = datetime.fromtimestamp(self._known_at, UTC)
+            self._on_change(self.code, {**self.breaker.snapshot(), "updated_at": stamp})
+
+    @property
+    def paused_for(self) -> PauseReason | None:
+        """Why purchases are held back by the breaker, or None when it is closed."""
+        if self.breaker.state is BreakerState.CLOSED:
+            return None
+        return self.breaker.reason or PauseReason.BREAKER
+
+    async def probe(self) -> Any:
+        """A cheap read that never spends money: the balance (a Money or None), or the
+        catalog for an adapter without one. Capped like any call but not counted by the
+        breaker; raises the adapter's UpstreamError when it fails."""
+        read = getattr(self.inner, "balance", None) or getattr(self.inner, "catalog", None)
+        if read is None:
+            raise ConfigError(f"{self.code}: nothing cheap to probe")
+        try:
+            async with AsyncExitStack() as stack:
+                if self._slots is not None or self._limiter is not None:
+                    await self._wait_turn(stack)
+                return await read()
+        except _Busy as exc:
+            raise Unavailable(str(exc)) from None
+
+    def resume(self) -> bool:
+        """Purchases go out again now (a probe was answered, or ops said so); reported.
+        True when the breaker was not closed."""
+        if self.breaker.state is BreakerState.CLOSED:
+            return False
+        self.breaker.success()
+        self._report()
+        return True
+
+    def pause(self, seconds: float, message: str = OPS_PAUSE_MESSAGE) -> None:
+        """Hold purchases back for `seconds` by hand (probes leave it alone); reported."""
+        self.breaker.hold(_now() + seconds, message, PauseReason.OPS)
+        self._report()
+
+    def adopt(
+        self, state: str, opened_until: float | None, last_error: str | None, at: float
+    ) -> bool:
+        """Another process's report from provider_health (made at `at`, epoch seconds): a
+        pause reported after what we knew holds purchases back here too, and a report that
+        the provider is closed again lifts our pause. Not reported back (it is the row's).
+        True when it changed this breaker."""
+        if at <= self._known_at:
+            return False
+        self._known_at = at
+        changed = False
+        if state != BreakerState.CLOSED and opened_until is not None and opened_until > _now():
+            if (
+                self.breaker.state is BreakerState.CLOSED
+                or (self.breaker.opened_until or 0.0) < opened_until
+            ):
+                self.breaker.hold(opened_until, last_error or "open in another process",
+                                  reason_of(last_error))  # fmt: skip
+                changed = True
+        elif state == BreakerState.CLOSED and self.breaker.state is not BreakerState.CLOSED:
+            self.breaker.success()
+            changed = True
+        if changed:
+            metrics.set_breaker_state(self.code, str(self.breaker.state))
+        return changed
 
     async def call(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
         """Every call is capped and honours a 429 pause. Only purchases are held back by an
@@ -254,6 +345,7 @@ class GuardedProvider:
             self._failed(
                 f"{operation}: {type(exc).__name__}: {exc.message}", purchase,
                 cooldown=self.policy.funds_cooldown_seconds,
+                reason=PauseReason.FUNDS if isinstance(exc, OutOfFunds) else PauseReason.KEY,
             )  # fmt: skip
             log.warning("provider %s: %s; purchases paused", self.code, exc.message)
             raise
@@ -276,8 +368,14 @@ class GuardedProvider:
         self._succeeded(purchase, before)
         return result
 
-    def _failed(self, message: str, purchase: bool, cooldown: float | None = None) -> None:
-        self.breaker.failure(message, cooldown=cooldown, ends_trial=purchase)
+    def _failed(
+        self,
+        message: str,
+        purchase: bool,
+        cooldown: float | None = None,
+        reason: PauseReason = PauseReason.BREAKER,
+    ) -> None:
+        self.breaker.failure(message, cooldown=cooldown, ends_trial=purchase, reason=reason)
         self._report()
 
     def _succeeded(self, purchase: bool, before: BreakerState) -> None:

@@ -105,3 +105,43 @@ async def test_provider_health_pricing_mappings_and_sync_on_demand(
     assert [m["upstream_code"] for m in unmapped.json()["data"]] == ["gojek"]
     missing = await client.post("/admin/providers/otpget/sync", headers=admin)
     assert missing.status_code == 404
+
+
+async def test_pause_and_resume_a_provider_by_hand(
+    client: httpx.AsyncClient, factory: Factory, admin: dict[str, str], sessionmaker, app
+) -> None:
+    await factory.sandbox_catalog()
+    catalog = await load_catalog(sessionmaker)
+    user = await factory.account(balance=100_000)
+    guard = app.state.runtime.providers["sandbox"]
+
+    paused = await client.post("/admin/providers/sandbox/pause", json={"seconds": 600},
+                               headers=admin)  # fmt: skip
+    assert paused.status_code == 200, paused.text
+    data = paused.json()["data"]
+    assert data["breaker_state"] == "open" and data["opened_until"] is not None
+    assert not guard.usable()  # this process at once; the others at their next refresh
+    listed = (await client.get("/admin/providers", headers=admin)).json()["data"]
+    assert listed[0]["health"]["breaker_state"] == "open"
+    assert listed[0]["health"]["last_error"] == "paused by ops"
+    refused = await client.post(
+        "/v1/orders/create", json={"catalog_product_id": catalog.cp}, headers=user.headers
+    )
+    assert refused.status_code != 200
+
+    resumed = await client.post("/admin/providers/sandbox/resume", headers=admin)
+    assert resumed.status_code == 200 and resumed.json()["data"]["breaker_state"] == "closed"
+    assert guard.usable()
+    bought = await client.post(
+        "/v1/orders/create", json={"catalog_product_id": catalog.cp}, headers=user.headers
+    )
+    assert bought.status_code == 200, bought.text
+
+    default = await client.post("/admin/providers/sandbox/pause", headers=admin)
+    assert default.status_code == 200 and not guard.usable()  # no body: an hour
+    bad = await client.post("/admin/providers/sandbox/pause", json={"seconds": 0},
+                            headers=admin)  # fmt: skip
+    assert bad.status_code == 422
+    for action in ("pause", "resume"):
+        missing = await client.post(f"/admin/providers/nope/{action}", headers=admin)
+        assert missing.status_code == 404 and missing.json()["error"]["code"] == "NOT_FOUND"

@@ -26,6 +26,7 @@ from app.providers.guard import (
     guarded,
     operations,
 )
+from app.providers.pauses import OPS_PAUSE_MESSAGE, PauseReason
 from app.providers.protocols import (
     ActivationSource,
     BalanceSource,
@@ -341,3 +342,90 @@ async def test_a_method_replaced_on_the_adapter_later_is_the_one_called():
 
     pinger.ping = spy  # type: ignore[method-assign]
     assert await guard.ping("a") == "spied a"  # type: ignore[attr-defined]
+
+
+# --- recovery: the reason of a pause, probes, pause/resume by hand, other processes' reports
+
+
+async def _trip(guard: GuardedProvider, adapter: Scripted, exc: Exception) -> None:
+    adapter.script = [exc]
+    with pytest.raises(type(exc)):
+        await guard.buy("k", "1")
+
+
+async def test_a_pause_knows_its_reason(adapter, clock: FakeClock):
+    guard = guard_of(adapter)
+    assert guard.paused_for is None
+    await _trip(guard, adapter, OutOfFunds("NO_BALANCE"))
+    assert guard.paused_for is PauseReason.FUNDS
+    assert guard.resume() and guard.paused_for is None and guard.usable()
+    await _trip(guard, adapter, ConfigError("BAD_KEY"))
+    assert guard.paused_for is PauseReason.KEY
+    guard.resume()
+    for _ in range(3):
+        await _trip(guard, adapter, Unavailable("502"))
+    assert guard.paused_for is PauseReason.BREAKER
+    # A long pause is not shortened, nor renamed, by a transient failure on top of it.
+    guard.resume()
+    await _trip(guard, adapter, OutOfFunds("NO_BALANCE"))
+    adapter.script = [Unavailable("502")]
+    with pytest.raises(Unavailable):
+        await guard.status("u-1")
+    assert guard.paused_for is PauseReason.FUNDS
+
+
+async def test_probe_reads_the_balance_and_never_buys_nor_counts(adapter, clock: FakeClock):
+    guard = guard_of(adapter)
+    await _trip(guard, adapter, OutOfFunds("NO_BALANCE"))
+    bought = adapter.calls
+    assert await guard.probe() == Money(Decimal(1))
+    adapter.script = [Unavailable("502")] * 5
+    for _ in range(5):
+        with pytest.raises(Unavailable):
+            await guard.probe()
+    assert adapter.calls == bought + 6  # six balance reads, no purchase
+    assert guard.breaker.consecutive == 1  # a failed probe is not a failure of the provider
+    assert guard.paused_for is PauseReason.FUNDS  # nor does an answered probe resume it
+    assert not guard.usable()
+
+
+async def test_pause_and_resume_by_hand_are_reported(adapter, clock: FakeClock):
+    reports: list[dict[str, Any]] = []
+    guard = guard_of(adapter, reports=reports)
+    guard.pause(120)
+    assert not guard.usable() and guard.paused_for is PauseReason.OPS
+    assert reports[-1]["breaker_state"] == "open"
+    assert reports[-1]["last_error"] == OPS_PAUSE_MESSAGE
+    assert reports[-1]["updated_at"] == clock.now  # stamped: adopt knows it as its own
+    with pytest.raises(Unavailable, match="circuit open"):
+        await guard.buy("k", "1")
+    assert adapter.calls == 0
+    assert guard.resume() and guard.usable()
+    assert reports[-1]["breaker_state"] == "closed"
+    assert not guard.resume()  # closed already: nothing to report
+    assert len(reports) == 2
+
+
+async def test_adopt_follows_newer_reports_only(adapter, clock: FakeClock):
+    guard = guard_of(adapter)
+    now = clock.now.timestamp()
+    # Another process saw it out of funds: purchases held back here too, for that long.
+    assert guard.adopt("open", now + 900, "buy: OutOfFunds: NO_BALANCE", now + 1)
+    assert not guard.usable() and guard.paused_for is PauseReason.FUNDS
+    assert metrics.BREAKER_STATE.labels("scripted")._value.get() == 2
+    # An older (or the same) report is not news.
+    assert not guard.adopt("closed", None, None, now + 1)
+    assert not guard.usable()
+    # A newer report that it is closed lifts the pause.
+    assert guard.adopt("closed", None, None, now + 2)
+    assert guard.usable() and guard.paused_for is None
+    # A pause that has already run out is not adopted; an ops pause keeps its reason.
+    assert not guard.adopt("open", now - 1, "502", now + 3)
+    assert guard.usable()
+    assert guard.adopt("open", now + 60, OPS_PAUSE_MESSAGE, now + 4)
+    assert guard.paused_for is PauseReason.OPS
+    # Our own report is newer than what we adopted: the row echoing it back is no news.
+    clock.advance(10)
+    guard.resume()
+    assert not guard.adopt("open", now + 60, OPS_PAUSE_MESSAGE, clock.now.timestamp())
+    assert guard.usable()

@@ -1,5 +1,5 @@
-"""/admin/providers: list with health and product counts, enable and disable, pricing
-rules, catalog mappings, and a sync on demand."""
+"""/admin/providers: list with health and product counts, enable and disable, pause and
+resume, pricing rules, catalog mappings, and a sync on demand."""
 
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -26,6 +26,11 @@ class PricingBody(BaseModel):
     markup_percent: Decimal | None = Field(default=None, ge=0, le=1000)
     fixed_fee: int | None = Field(default=None, ge=0)
     round_to: int | None = Field(default=None, ge=1)
+
+
+class PauseBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    seconds: float = Field(default=3600, gt=0, le=30 * 86400)
 
 
 class MappingBody(BaseModel):
@@ -114,3 +119,33 @@ async def disable_provider(code: Code, session: SessionDep, ctx: OrdersDep) -> R
     await session.commit()  # before the cache is cleared, or a buy could re-cache the old state
     ctx.offers_cache.clear()
     return ok(result)
+
+
+async def _pause(code: str, seconds: float | None, session: SessionDep, ctx: OrdersDep) -> Response:
+    recorded = await health.record_pause(session, code, seconds)
+    if recorded is None:
+        raise NotFound(f"Unknown provider {code!r}.")
+    await session.commit()
+    # This process follows at once; the others at their next refresh of provider_health.
+    adopt = getattr(ctx.providers.get(code), "adopt", None)
+    if adopt is not None:
+        until = recorded.get("opened_until")
+        adopt(recorded["breaker_state"], until.timestamp() if until else None,
+              recorded.get("last_error"), recorded["updated_at"].timestamp())  # fmt: skip
+    return ok(health.shown(recorded))
+
+
+@router.post("/{code}/pause")
+async def pause_provider(
+    code: Code, session: SessionDep, ctx: OrdersDep, body: PauseBody | None = None
+) -> Response:
+    """Hold this provider's purchases back for `seconds` (default an hour), in every process;
+    probes leave it paused. Polls and cancels of its live orders go on."""
+    return await _pause(code, (body or PauseBody()).seconds, session, ctx)
+
+
+@router.post("/{code}/resume")
+async def resume_provider(code: Code, session: SessionDep, ctx: OrdersDep) -> Response:
+    """Let this provider's purchases go out again now, in every process (whatever paused it:
+    ops, out of funds, a refused key or the breaker)."""
+    return await _pause(code, None, session, ctx)
