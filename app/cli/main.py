@@ -188,7 +188,7 @@ def accounts_topup(
     from app.ledger import service as ledger_service
 
     async def work(session: AsyncSession) -> dict[str, Any]:
-        posted = await ledger_service.topup(session, account_id, amount, reference)
+        posted = await ledger_service.credit(session, account_id, amount, reference)
         return {
             "account_id": posted.account_id,
             "entry_id": posted.entry_id,

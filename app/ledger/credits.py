@@ -52,12 +52,8 @@ async def check_account(session: AsyncSession, account_id: int) -> None:
 async def credit(session: AsyncSession, account_id: int, request: Credit) -> dict[str, Any]:
     """Post a top-up or an adjustment; the posted entry as the admin API shows it."""
     entry_kind = KINDS[request.kind]
-    if entry_kind is EntryKind.TOPUP:
-        posted = await ledger_service.topup(session, account_id, request.amount, request.reference)
-    else:
-        posted = await ledger_service.post(
-            session, account_id, entry_kind, request.amount, reference=request.reference
-        )
+    post = ledger_service.credit if entry_kind is EntryKind.TOPUP else ledger_service.adjust
+    posted = await post(session, account_id, request.amount, request.reference)
     created_at = await session.scalar(
         select(LedgerEntry.created_at).where(LedgerEntry.id == posted.entry_id)
     )

@@ -85,7 +85,6 @@ async def post(
     *,
     subject_id: int | None = None,
     reference: str | None = None,
-    order_id: int | None = None,  # the old spelling of subject_id for orders
 ) -> Posted:
     """Apply `amount` (signed) to the balance and append its ledger row, atomically.
 
@@ -96,10 +95,6 @@ async def post(
     if amount == 0 or abs(amount) > MAX_AMOUNT:
         raise ValidationFailed(f"Amount must be non-zero and at most {MAX_AMOUNT} in size.")
     subject = subjects.BY_ENTRY_KIND.get(kind)
-    if order_id is not None:
-        if subject is not subjects.ORDER:
-            raise ValueError(f"a {kind} entry is not about an order")
-        subject_id = order_id
     if subject is None and subject_id is not None:
         raise ValueError(f"a {kind} entry is about no subject")
     params = {"amount": abs(amount), "now": utcnow(), "account_id": account_id}
@@ -158,9 +153,6 @@ async def credit(session: Db, account_id: int, amount: int, reference: str | Non
     return await post(
         session, account_id, EntryKind.TOPUP, _positive(amount, "top-up"), reference=reference
     )
-
-
-topup = credit  # the name the CLI and the admin money endpoint know
 
 
 async def adjust(session: Db, account_id: int, amount: int, reference: str | None) -> Posted:

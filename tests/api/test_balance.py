@@ -13,7 +13,7 @@ async def user(factory: Factory) -> AccountWithToken:
 
 async def topup(sessionmaker, account_id: int, amount: int) -> int:
     async with sessionmaker() as session, session.begin():
-        return (await ledger_service.topup(session, account_id, amount, "test")).balance
+        return (await ledger_service.credit(session, account_id, amount, "test")).balance
 
 
 class TestGetBalance:

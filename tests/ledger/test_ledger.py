@@ -158,7 +158,7 @@ class TestTopup:
     async def test_topup_credits(self, sessionmaker):
         account_id = await new_account(sessionmaker, balance=100)
         async with sessionmaker() as session, session.begin():
-            posted = await ledger_service.topup(session, account_id, 900, "invoice-7")
+            posted = await ledger_service.credit(session, account_id, 900, "invoice-7")
         assert posted.balance == 1_000
         last = (await entries(sessionmaker, account_id))[-1]
         assert (last.kind, last.amount, last.reference) == ("topup", 900, "invoice-7")
@@ -168,7 +168,7 @@ class TestTopup:
         account_id = await new_account(sessionmaker, balance=100)
         async with sessionmaker() as session, session.begin():
             with pytest.raises(ValidationFailed):
-                await ledger_service.topup(session, account_id, amount, None)
+                await ledger_service.credit(session, account_id, amount, None)
         assert await balance_and_sum(sessionmaker, account_id) == (100, 100)
 
     async def test_get_balance_of_unknown_account(self, sessionmaker):

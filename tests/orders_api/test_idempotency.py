@@ -149,7 +149,7 @@ class TestIdempotency:
         assert first.status_code == 409
         assert error_of(first)["code"] == "INSUFFICIENT_BALANCE"
         async with sessionmaker() as session, session.begin():
-            await ledger_service.topup(session, poor.id, START, "test")
+            await ledger_service.credit(session, poor.id, START, "test")
         again = await create(client, poor, body, key="retry-me")
         assert again.status_code == 409 and again.content == first.content
         assert await balance(client, poor) == START + 100
